@@ -1,0 +1,71 @@
+# recur: in-tree build, tests, lint, docs and memory checks.
+# Overridable: LUA (interpreter), LUA_INCDIR, CFLAGS, LIBFLAG, OPENBLAS_LIBDIR, OPENBLAS_INCDIR.
+LUA ?= lua5.4
+LUA_INCDIR ?= /usr/include/lua5.4
+OPENBLAS_LIBDIR ?=
+OPENBLAS_INCDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Werror=implicit-function-declaration
+LIBFLAG ?= -shared
+BUSTED ?= busted
+
+SRC = $(wildcard src/core/*.c) $(wildcard src/lua/*.c)
+HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
+INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
+LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) -lopenblas -lm
+ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
+TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
+
+.PHONY: all test lint format docs install clean memcheck asan cxx-check symbols-check
+
+all: recur/core.so
+
+recur/core.so: $(SRC) $(HDR)
+	@mkdir -p recur
+	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
+
+test: recur/core.so
+	$(TEST_ENV) $(BUSTED) --lua=$(LUA)
+
+lint:
+	luacheck lua specs examples tools
+	clang-format --dry-run --Werror $(SRC) $(HDR)
+
+format:
+	clang-format -i $(SRC) $(HDR)
+
+docs:
+	ldoc .
+
+install:
+	luarocks --lua-version=5.4 make recur-scm-1.rockspec
+
+# The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
+memcheck: recur/core.so
+	OPENBLAS_CORETYPE=Haswell $(TEST_ENV) valgrind --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite --suppressions=.ci/valgrind.supp -q \
+	  $(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path' \
+	  /usr/bin/busted --lua=$(LUA) -o TAP
+
+# The spec suite with an ASan+UBSan build of recur loaded into the stock interpreter.
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	@mkdir -p build/asan/recur
+	$(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(ASAN_FLAGS) $(LIBFLAG) \
+	  -o build/asan/recur/core.so $(SRC) $(LIBS)
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0 $(TEST_ENV) \
+	  $(BUSTED) --lua=$(LUA) --cpath=build/asan/?.so
+
+# The whole C source must also compile as C++ (hosts such as UnLua build Lua as C++).
+cxx-check:
+	for f in $(SRC); do $(CXX) -x c++ -fsyntax-only -Wall -Wextra $(INC) $$f || exit 1; done
+
+# Only luaopen_* may be exported.
+symbols-check: recur/core.so
+	@bad=$$(nm -D --defined-only recur/core.so | awk '{print $$3}' | grep -v '^luaopen_' || true); \
+	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi; echo "exports: only luaopen_*"
+
+clean:
+	rm -rf recur build docs luarocks-tree

@@ -1,0 +1,57 @@
+rockspec_format = "3.0"
+package = "recur"
+version = "scm-1"
+
+source = {
+  url = "git+https://example.invalid/recur.git",
+}
+
+description = {
+  summary = "Recurrent neural networks (RNN, GRU, LSTM) for Lua 5.4, in C over OpenBLAS",
+  detailed = [[
+    RNN (tanh/relu), GRU and LSTM layers with forward and backward passes that match
+    PyTorch's nn.RNN/nn.GRU/nn.LSTM, a float32 tensor type, and training utilities.
+  ]],
+  license = "MIT",
+  labels = { "neural-networks", "rnn", "lstm", "gru", "machine-learning" },
+}
+
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+
+-- On Debian, cblas.h is under /usr/include/<triplet>, which the compiler finds by
+-- itself; elsewhere set OPENBLAS_DIR (or OPENBLAS_INCDIR / OPENBLAS_LIBDIR).
+external_dependencies = {
+  OPENBLAS = { library = "openblas" },
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    ["recur.core"] = {
+      sources = {
+        "src/core/blas.c",
+        "src/core/cells.c",
+        "src/core/rng.c",
+        "src/core/rnn.c",
+        "src/lua/core.c",
+        "src/lua/generator.c",
+        "src/lua/layer.c",
+        "src/lua/tensor.c",
+      },
+      libraries = { "openblas", "m" },
+      incdirs = { "$(OPENBLAS_INCDIR)" },
+      libdirs = { "$(OPENBLAS_LIBDIR)" },
+    },
+    ["recur"] = "lua/recur/init.lua",
+  },
+}
+
+test_dependencies = {
+  "busted",
+}
+
+test = {
+  type = "busted",
+}

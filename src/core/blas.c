@@ -1,0 +1,67 @@
+/* recur's matrix interface implemented with OpenBLAS's cblas. */
+#include "blas.h"
+
+#include <cblas.h>
+
+/* OpenBLAS extensions. Declared here because Debian's cblas.h alternative may be
+ * netlib's header, which lacks them, while we always link libopenblas. */
+RC_BEGIN_DECLS
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+RC_END_DECLS
+
+/* cblas rejects leading dimensions of 0, so empty products are handled here:
+ * returns 1 when the call is fully done (C = beta * C for k = 0). */
+static int empty_product(int m, int n, int k, float beta, float *c, int ldc) {
+  if (m > 0 && n > 0 && k > 0) return 0;
+  if (k == 0 && beta != 1.0f) {
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
+  }
+  return 1;
+}
+
+void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                int ldb, float beta, float *c, int ldc) {
+  if (empty_product(m, n, k, beta, c, ldc)) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+
+void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                int ldb, float beta, float *c, int ldc) {
+  if (empty_product(m, n, k, beta, c, ldc)) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+
+void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                int ldb, float beta, float *c, int ldc) {
+  if (empty_product(m, n, k, beta, c, ldc)) return;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+
+void rc_gemv_n(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
+               float *y) {
+  if (empty_product(m, 1, n, beta, y, 1)) return;
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
+}
+
+void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
+               float *y) {
+  if (empty_product(n, 1, m, beta, y, 1)) return;
+  cblas_sgemv(CblasRowMajor, CblasTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
+}
+
+void rc_blas_set_threads(int n) { openblas_set_num_threads(n); }
+
+int rc_blas_get_threads(void) { return openblas_get_num_threads(); }
+
+const char *rc_blas_name(void) { return "openblas"; }
+
+const char *rc_blas_corename(void) { return openblas_get_corename(); }
+
+const char *rc_blas_config(void) { return openblas_get_config(); }

@@ -1,0 +1,24 @@
+/* Shared definitions of recur's numeric core. The core knows nothing of Lua:
+ * it works on plain float arrays with shapes given by the caller. */
+#ifndef RECUR_CORE_COMMON_H
+#define RECUR_CORE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Internal symbols stay inside the shared object; only luaopen_* is exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define RC_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define RC_INTERNAL
+#endif
+
+#ifdef __cplusplus
+#define RC_BEGIN_DECLS extern "C" {
+#define RC_END_DECLS }
+#else
+#define RC_BEGIN_DECLS
+#define RC_END_DECLS
+#endif
+
+#endif

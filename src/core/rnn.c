@@ -1,0 +1,457 @@
+#include "rnn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+#include "cells.h"
+
+/* ---- sizes and parameter layout ---------------------------------------- */
+
+int rc_rnn_gates(rc_cell cell) {
+  switch (cell) {
+    case RC_GRU: return 3;
+    case RC_LSTM: return 4;
+    default: return 1;
+  }
+}
+
+int rc_rnn_dirs(const rc_rnn_config *cfg) { return cfg->bidirectional ? 2 : 1; }
+
+int rc_rnn_hout(const rc_rnn_config *cfg) {
+  return cfg->proj_size > 0 ? cfg->proj_size : cfg->hidden_size;
+}
+
+int rc_rnn_layer_input(const rc_rnn_config *cfg, int layer) {
+  return layer == 0 ? cfg->input_size : rc_rnn_dirs(cfg) * rc_rnn_hout(cfg);
+}
+
+size_t rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int dir, rc_rnn_params *out) {
+  size_t gh = (size_t)rc_rnn_gates(cfg->cell) * cfg->hidden_size, hout = rc_rnn_hout(cfg);
+  size_t at = 0;
+  for (int l = 0; l < cfg->num_layers; l++) {
+    for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
+      rc_rnn_params p;
+      p.w_ih = at;
+      at += gh * rc_rnn_layer_input(cfg, l);
+      p.w_hh = at;
+      at += gh * hout;
+      p.b_ih = p.b_hh = p.w_hr = RC_ABSENT;
+      if (cfg->bias) {
+        p.b_ih = at;
+        at += gh;
+        p.b_hh = at;
+        at += gh;
+      }
+      if (cfg->proj_size > 0) {
+        p.w_hr = at;
+        at += (size_t)cfg->proj_size * cfg->hidden_size;
+      }
+      if (out && l == layer && d == dir) *out = p;
+    }
+  }
+  return at;
+}
+
+void rc_rnn_init_params(const rc_rnn_config *cfg, float *params, rc_rng *rng) {
+  size_t n = rc_rnn_param_layout(cfg, 0, 0, NULL);
+  float k = 1.0f / sqrtf((float)cfg->hidden_size);
+  for (size_t i = 0; i < n; i++) params[i] = (2.0f * rc_rng_uniform_f(rng) - 1.0f) * k;
+}
+
+/* ---- workspace layout ---------------------------------------------------- */
+
+/* Every buffer starts on a 64-byte boundary (the workspace base is aligned). */
+#define ALIGN_FLOATS 16
+
+typedef struct carver {
+  float *base; /* NULL: only count */
+  size_t used;
+} carver;
+
+static float *carve(carver *c, size_t n) {
+  float *p = c->base ? c->base + c->used : NULL;
+  c->used += (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+  return n ? p : NULL;
+}
+
+/* One direction of one layer. States are kept in T+1 time slots: for the forward
+ * direction slot t+1 holds the state after time t and slot 0 the initial state; for
+ * the reverse direction slot t holds the state after time t and slot T the initial
+ * state. Either way the previous states of times 0..T-1 are T contiguous slots. */
+typedef struct dir_buffers {
+  float *gates; /* (T, B, G*H): post-activations; gradients after backward */
+  float *hh;    /* GRU: (T, B, 3H) h_prev W_hh^T + b_hh; its gradients after backward */
+  float *h;     /* (T+1, B, Hout) */
+  float *c;     /* LSTM: (T+1, B, H) */
+  float *m;     /* LSTM with projection: (T, B, H) o * tanh(c) before projection */
+} dir_buffers;
+
+typedef struct layer_buffers {
+  float *x;    /* (T, B, in): this layer's input, time-major */
+  float *mask; /* dropout mask applied to x (layers > 0 with dropout), else NULL */
+  dir_buffers dir[2];
+} layer_buffers;
+
+typedef struct shared_buffers {
+  float *grad_a, *grad_b; /* (T, B, max width): gradients flowing between layers */
+  float *dhs;             /* LSTM with projection: (T, B, P) dL/dh per step */
+  float *dh, *dh_prev;    /* (B, Hout) */
+  float *dc, *dm;         /* (B, H) */
+} shared_buffers;
+
+static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, carver *c,
+                         shared_buffers *s) {
+  size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), width = rc_rnn_dirs(cfg) * hout;
+  if ((size_t)cfg->input_size > width) width = cfg->input_size;
+  s->grad_a = carve(c, T * B * width);
+  s->grad_b = carve(c, T * B * width);
+  s->dhs = carve(c, cfg->proj_size > 0 ? T * B * cfg->proj_size : 0);
+  s->dh = carve(c, B * hout);
+  s->dh_prev = carve(c, B * hout);
+  s->dc = carve(c, B * H);
+  s->dm = carve(c, B * H);
+}
+
+static void carve_layer(const rc_rnn_config *cfg, size_t T, size_t B, int layer, carver *c,
+                        layer_buffers *lb) {
+  size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), G = rc_rnn_gates(cfg->cell);
+  int lstm = cfg->cell == RC_LSTM;
+  lb->x = carve(c, T * B * rc_rnn_layer_input(cfg, layer));
+  lb->mask = carve(c, layer > 0 && cfg->dropout > 0.0f ? T * B * rc_rnn_layer_input(cfg, layer) : 0);
+  for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
+    dir_buffers *db = &lb->dir[d];
+    db->gates = carve(c, T * B * G * H);
+    db->hh = carve(c, cfg->cell == RC_GRU ? T * B * 3 * H : 0);
+    db->h = carve(c, (T + 1) * B * hout);
+    db->c = carve(c, lstm ? (T + 1) * B * H : 0);
+    db->m = carve(c, lstm && cfg->proj_size > 0 ? T * B * H : 0);
+  }
+}
+
+/* Walks the layout; fills *s and the buffers of layer `want` (when not NULL). */
+static size_t layout(const rc_rnn_config *cfg, int T, int B, float *base, shared_buffers *s,
+                     int want, layer_buffers *lb) {
+  carver c;
+  shared_buffers s_tmp;
+  layer_buffers l_tmp;
+  c.base = base;
+  c.used = 0;
+  carve_shared(cfg, T, B, &c, s ? s : &s_tmp);
+  for (int l = 0; l < cfg->num_layers; l++) carve_layer(cfg, T, B, l, &c, l == want && lb ? lb : &l_tmp);
+  return c.used;
+}
+
+size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B) {
+  return layout(cfg, T, B, NULL, NULL, -1, NULL);
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+/* c(rows x n) = a(rows x k) w(n x k)^T + beta c, a GEMV when rows == 1 */
+static void rows_times_wt(int rows, int n, int k, const float *a, const float *w, float beta,
+                          float *c) {
+  if (rows == 1) rc_gemv_n(n, k, 1.0f, w, k, a, beta, c);
+  else rc_gemm_nt(rows, n, k, 1.0f, a, k, w, k, beta, c, n);
+}
+
+/* c(rows x n) = a(rows x k) w(k x n) + beta c, a GEMV when rows == 1 */
+static void rows_times_w(int rows, int n, int k, const float *a, const float *w, float beta,
+                         float *c) {
+  if (rows == 1) rc_gemv_t(k, n, 1.0f, w, n, a, beta, c);
+  else rc_gemm_nn(rows, n, k, 1.0f, a, k, w, n, beta, c, n);
+}
+
+/* rows of width n set to b1 (+ b2), or zero when b1 is NULL */
+static void fill_rows(size_t rows, size_t n, const float *b1, const float *b2, float *out) {
+  for (size_t r = 0; r < rows; r++, out += n) {
+    if (!b1) memset(out, 0, n * sizeof(float));
+    else if (!b2) memcpy(out, b1, n * sizeof(float));
+    else
+      for (size_t j = 0; j < n; j++) out[j] = b1[j] + b2[j];
+  }
+}
+
+/* out[j] += sum over rows of a[r][j] */
+static void add_column_sums(size_t rows, size_t n, const float *a, float *out) {
+  for (size_t r = 0; r < rows; r++, a += n)
+    for (size_t j = 0; j < n; j++) out[j] += a[j];
+}
+
+/* row index of (t, b) in a (T, B, .) or, batch-first, (B, T, .) buffer */
+static size_t row_of(int t, int b, int T, int B, int batch_first) {
+  return batch_first ? (size_t)b * T + t : (size_t)t * B + b;
+}
+
+/* A (T, B, stride) or (B, T, stride) buffer, addressed from column col. */
+typedef struct row_block {
+  float *data;
+  int stride, col, batch_first;
+} row_block;
+
+/* writes the B contiguous rows of `width` floats of time t into dst */
+static void put_step(int t, int T, int B, int width, const float *src, row_block dst) {
+  for (int b = 0; b < B; b++)
+    memcpy(dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col,
+           src + (size_t)b * width, (size_t)width * sizeof(float));
+}
+
+/* copies a whole (T, B, width) or (B, T, width) buffer into dst */
+static void copy_all_rows(int T, int B, int width, const float *src, int src_bf, row_block dst) {
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < B; b++)
+      memcpy(dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col,
+             src + row_of(t, b, T, B, src_bf) * width, (size_t)width * sizeof(float));
+}
+
+static void copy_or_zero(float *dst, const float *src, size_t n) {
+  if (src) memcpy(dst, src, n * sizeof(float));
+  else memset(dst, 0, n * sizeof(float));
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+typedef struct step_slots {
+  int prev, next;
+} step_slots;
+
+/* time of processing step s, and its state slots (see dir_buffers) */
+static int time_of_step(int s, int T, int dir) { return dir ? T - 1 - s : s; }
+
+static step_slots slots_of_time(int t, int dir) {
+  step_slots sl;
+  sl.prev = dir ? t + 1 : t;
+  sl.next = dir ? t : t + 1;
+  return sl;
+}
+
+typedef struct dir_context {
+  const rc_rnn_config *cfg;
+  int T, B, in, H, hout, gh, dir;
+  rc_rnn_params p;
+} dir_context;
+
+static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer,
+                                int dir) {
+  dir_context cx;
+  cx.cfg = cfg;
+  cx.T = io->T;
+  cx.B = io->B;
+  cx.in = rc_rnn_layer_input(cfg, layer);
+  cx.H = cfg->hidden_size;
+  cx.hout = rc_rnn_hout(cfg);
+  cx.gh = rc_rnn_gates(cfg->cell) * cfg->hidden_size;
+  cx.dir = dir;
+  rc_rnn_param_layout(cfg, layer, dir, &cx.p);
+  return cx;
+}
+
+static const float *param_or_null(const float *params, size_t off) {
+  return off == RC_ABSENT ? NULL : params + off;
+}
+
+/* x W_ih^T + biases for all T*B rows at once (b_hh is folded in except for GRU) */
+static void input_projection(const dir_context *cx, const float *params, const float *x,
+                             float *gates) {
+  const float *b_ih = param_or_null(params, cx->p.b_ih);
+  const float *b_hh = cx->cfg->cell == RC_GRU ? NULL : param_or_null(params, cx->p.b_hh);
+  int rows = cx->T * cx->B;
+  fill_rows(rows, cx->gh, b_ih, b_hh, gates);
+  rows_times_wt(rows, cx->gh, cx->in, x, params + cx->p.w_ih, 1.0f, gates);
+}
+
+/* one time step: gates of time t already hold the input projection */
+static void step_forward(const dir_context *cx, const float *params, dir_buffers *db, int t) {
+  int B = cx->B, H = cx->H, hout = cx->hout;
+  step_slots sl = slots_of_time(t, cx->dir);
+  float *g = db->gates + (size_t)t * B * cx->gh;
+  const float *h_prev = db->h + (size_t)sl.prev * B * hout;
+  float *h = db->h + (size_t)sl.next * B * hout;
+  const float *w_hh = params + cx->p.w_hh;
+  switch (cx->cfg->cell) {
+    case RC_RNN_TANH:
+    case RC_RNN_RELU:
+      rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, g);
+      if (cx->cfg->cell == RC_RNN_TANH) rc_rnn_tanh_forward(B, H, g, h);
+      else rc_rnn_relu_forward(B, H, g, h);
+      break;
+    case RC_GRU: {
+      float *hh = db->hh + (size_t)t * B * cx->gh;
+      fill_rows(B, cx->gh, param_or_null(params, cx->p.b_hh), NULL, hh);
+      rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, hh);
+      rc_gru_forward(B, H, g, hh, h_prev, h);
+      break;
+    }
+    case RC_LSTM: {
+      float *m = db->m ? db->m + (size_t)t * B * H : h;
+      rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, g);
+      rc_lstm_forward(B, H, g, db->c + (size_t)sl.prev * B * H, db->c + (size_t)sl.next * B * H, m);
+      if (db->m) rows_times_wt(B, hout, H, m, params + cx->p.w_hr, 0.0f, h);
+      break;
+    }
+  }
+}
+
+static void direction_forward(const dir_context *cx, const float *params, const float *x,
+                              dir_buffers *db, const float *h0, const float *c0, row_block out,
+                              float *hn, float *cn) {
+  int T = cx->T, B = cx->B, first = cx->dir ? T : 0, last = cx->dir ? 0 : T;
+  input_projection(cx, params, x, db->gates);
+  copy_or_zero(db->h + (size_t)first * B * cx->hout, h0, (size_t)B * cx->hout);
+  if (db->c) copy_or_zero(db->c + (size_t)first * B * cx->H, c0, (size_t)B * cx->H);
+  for (int s = 0; s < T; s++) {
+    int t = time_of_step(s, T, cx->dir);
+    step_forward(cx, params, db, t);
+    put_step(t, T, B, cx->hout, db->h + (size_t)slots_of_time(t, cx->dir).next * B * cx->hout, out);
+  }
+  memcpy(hn, db->h + (size_t)last * B * cx->hout, (size_t)B * cx->hout * sizeof(float));
+  if (db->c && cn) memcpy(cn, db->c + (size_t)last * B * cx->H, (size_t)B * cx->H * sizeof(float));
+}
+
+/* inter-layer dropout (PyTorch: keep with probability 1-p, scale by 1/(1-p));
+ * in evaluation mode the mask is all ones so that backward needs no flag */
+static void apply_dropout(size_t n, float p, int training, rc_rng *rng, float *mask, float *x) {
+  float keep = 1.0f / (1.0f - p);
+  for (size_t i = 0; i < n; i++) {
+    mask[i] = !training ? 1.0f : (rc_rng_uniform_f(rng) < p ? 0.0f : keep);
+    x[i] *= mask[i];
+  }
+}
+
+void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, const rc_rnn_io *io,
+                    const float *x, const float *h0, const float *c0, int training, rc_rng *rng,
+                    float *y, float *hn, float *cn) {
+  int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), L = cfg->num_layers;
+  size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
+  layer_buffers lb, next;
+  layout(cfg, T, B, ws, NULL, 0, &lb);
+  row_block x0 = {lb.x, cfg->input_size, 0, 0};
+  copy_all_rows(T, B, cfg->input_size, x, io->batch_first, x0);
+  for (int l = 0; l < L; l++) {
+    row_block out = {y, D * hout, 0, io->batch_first};
+    if (l + 1 < L) {
+      layout(cfg, T, B, ws, NULL, l + 1, &next);
+      out.data = next.x;
+      out.batch_first = 0;
+    }
+    for (int d = 0; d < D; d++) {
+      size_t k = (size_t)l * D + d;
+      dir_context cx = make_context(cfg, io, l, d);
+      out.col = d * hout;
+      direction_forward(&cx, params, lb.x, &lb.dir[d], h0 ? h0 + k * state : NULL,
+                        c0 ? c0 + k * cell : NULL, out, hn + k * state, cn ? cn + k * cell : NULL);
+    }
+    if (l + 1 < L) {
+      if (next.mask) apply_dropout((size_t)T * B * D * hout, cfg->dropout, training, rng, next.mask, next.x);
+      lb = next;
+    }
+  }
+}
+
+/* ---- backward --------------------------------------------------------------- */
+
+/* one time step backward; dh holds dL/dh_t (all paths), dh_prev receives dL/dh_{t-1} */
+static void step_backward(const dir_context *cx, const float *params, dir_buffers *db,
+                          shared_buffers *s, int t, const float *dh, float *dh_prev) {
+  int B = cx->B, H = cx->H, hout = cx->hout;
+  step_slots sl = slots_of_time(t, cx->dir);
+  float *g = db->gates + (size_t)t * B * cx->gh, *dg_hh = g;
+  const float *h_prev = db->h + (size_t)sl.prev * B * hout;
+  memset(dh_prev, 0, (size_t)B * hout * sizeof(float));
+  switch (cx->cfg->cell) {
+    case RC_RNN_TANH: rc_rnn_tanh_backward(B, H, dh, g); break;
+    case RC_RNN_RELU: rc_rnn_relu_backward(B, H, dh, g); break;
+    case RC_GRU:
+      dg_hh = db->hh + (size_t)t * B * cx->gh;
+      rc_gru_backward(B, H, dh, h_prev, g, dg_hh, dh_prev);
+      break;
+    case RC_LSTM: {
+      const float *dm = dh;
+      if (db->m) { /* h = m W_hr^T: keep dL/dh for dW_hr, dL/dm = dh W_hr */
+        memcpy(s->dhs + (size_t)t * B * hout, dh, (size_t)B * hout * sizeof(float));
+        rows_times_w(B, H, hout, dh, params + cx->p.w_hr, 0.0f, s->dm);
+        dm = s->dm;
+      }
+      rc_lstm_backward(B, H, dm, db->c + (size_t)sl.prev * B * H, db->c + (size_t)sl.next * B * H,
+                       g, s->dc);
+      break;
+    }
+  }
+  rows_times_w(B, hout, cx->gh, dg_hh, params + cx->p.w_hh, 1.0f, dh_prev);
+}
+
+/* parameter gradients and dx for the whole sequence, as single GEMMs over K = T*B */
+static void direction_weight_grads(const dir_context *cx, const float *params, float *grads,
+                                   const float *x, dir_buffers *db, shared_buffers *s, float *dx,
+                                   int accumulate_dx) {
+  int rows = cx->T * cx->B;
+  const float *dg = db->gates, *dg_hh = db->hh ? db->hh : db->gates;
+  const float *h_prev = db->h + (cx->dir ? (size_t)cx->B * cx->hout : 0);
+  rc_gemm_tn(cx->gh, cx->in, rows, 1.0f, dg, cx->gh, x, cx->in, 1.0f, grads + cx->p.w_ih, cx->in);
+  rc_gemm_nn(rows, cx->in, cx->gh, 1.0f, dg, cx->gh, params + cx->p.w_ih, cx->in,
+             accumulate_dx ? 1.0f : 0.0f, dx, cx->in);
+  rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_prev, cx->hout, 1.0f,
+             grads + cx->p.w_hh, cx->hout);
+  if (cx->p.b_ih != RC_ABSENT) {
+    add_column_sums(rows, cx->gh, dg, grads + cx->p.b_ih);
+    add_column_sums(rows, cx->gh, dg_hh, grads + cx->p.b_hh);
+  }
+  if (db->m)
+    rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f,
+               grads + cx->p.w_hr, cx->H);
+}
+
+static void direction_backward(const dir_context *cx, const float *params, float *grads,
+                               const float *x, dir_buffers *db, shared_buffers *s,
+                               const float *dy, const float *ghn, const float *gcn, float *dx,
+                               float *dh0, float *dc0) {
+  int T = cx->T, B = cx->B, hout = cx->hout, width = rc_rnn_dirs(cx->cfg) * hout;
+  float *dh = s->dh, *dh_prev = s->dh_prev;
+  copy_or_zero(dh, ghn, (size_t)B * hout);
+  if (db->c) copy_or_zero(s->dc, gcn, (size_t)B * cx->H);
+  for (int s_ = T - 1; s_ >= 0; s_--) {
+    int t = time_of_step(s_, T, cx->dir);
+    const float *dyt = dy + (size_t)t * B * width + (size_t)cx->dir * hout;
+    for (int b = 0; b < B; b++)
+      for (int j = 0; j < hout; j++) dh[(size_t)b * hout + j] += dyt[(size_t)b * width + j];
+    step_backward(cx, params, db, s, t, dh, dh_prev);
+    float *tmp = dh;
+    dh = dh_prev;
+    dh_prev = tmp;
+  }
+  memcpy(dh0, dh, (size_t)B * hout * sizeof(float));
+  if (db->c && dc0) memcpy(dc0, s->dc, (size_t)B * cx->H * sizeof(float));
+  direction_weight_grads(cx, params, grads, x, db, s, dx, cx->dir > 0);
+}
+
+void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads, float *ws,
+                     const rc_rnn_io *io, const float *gy, const float *ghn, const float *gcn,
+                     float *dx, float *dh0, float *dc0) {
+  int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg);
+  size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
+  shared_buffers s;
+  layer_buffers lb;
+  layout(cfg, T, B, ws, &s, 0, &lb);
+  float *dy = s.grad_a, *dx_l = s.grad_b;
+  row_block dy_rows = {dy, D * hout, 0, 0};
+  copy_all_rows(T, B, D * hout, gy, io->batch_first, dy_rows);
+  for (int l = cfg->num_layers - 1; l >= 0; l--) {
+    layout(cfg, T, B, ws, NULL, l, &lb);
+    for (int d = 0; d < D; d++) {
+      size_t k = (size_t)l * D + d;
+      dir_context cx = make_context(cfg, io, l, d);
+      direction_backward(&cx, params, grads, lb.x, &lb.dir[d], &s, dy, ghn ? ghn + k * state : NULL,
+                         gcn ? gcn + k * cell : NULL, dx_l, dh0 + k * state,
+                         dc0 ? dc0 + k * cell : NULL);
+    }
+    if (l > 0) {
+      if (lb.mask)
+        for (size_t i = 0; i < (size_t)T * B * D * hout; i++) dx_l[i] *= lb.mask[i];
+      float *tmp = dy;
+      dy = dx_l;
+      dx_l = tmp;
+    }
+  }
+  row_block dx_rows = {dx, cfg->input_size, 0, io->batch_first};
+  copy_all_rows(T, B, cfg->input_size, dx_l, 0, dx_rows);
+}
