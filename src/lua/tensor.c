@@ -395,6 +395,7 @@ static size_t flat_index(lua_State *L, rc_tensor *t, int first_arg) {
 
 static int m_get(lua_State *L) {
   rc_tensor *t = self(L);
+  flat_index(L, t, 2); /* checks the count before extra arguments are dropped */
   lua_settop(L, 1 + t->ndim);
   lua_pushnumber(L, t->data[flat_index(L, t, 2)]);
   return 1;

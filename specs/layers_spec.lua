@@ -1,0 +1,340 @@
+local recur = require "recur"
+local helpers = require "specs.helpers"
+local error_of = helpers.error_of
+
+-- Loss used by the gradient checks: sum(y * R) + sum(hn * S) [+ sum(cn * U)], so that
+-- backward(R, S, U) returns its exact gradients.
+local function dot(a, b)
+  return a:mul(b):sum()
+end
+
+local function loss_of(layer, x, h0, c0, R, S, U, reseed)
+  if reseed then recur.manual_seed(reseed) end
+  local y, hn, cn = layer:forward(x, h0, c0)
+  return dot(y, R) + dot(hn, S) + (cn and dot(cn, U) or 0)
+end
+
+-- Central differences in float32: EPS balances truncation (EPS^2) against rounding
+-- (1e-7 / EPS); the check is relative to the largest gradient of each tensor. The
+-- worst error seen is 1.2e-4 (RECUR_FD_REPORT=1 prints each), a 1% gate error gives ~2e-3.
+local EPS, TOL = 5e-3, 5e-4
+
+local function check_tensor(name, t, analytic, f)
+  local flat, worst, scale = t:view{-1}, 0, 1
+  local g = analytic:view{-1}
+  for i = 1, flat:numel() do
+    local v = flat[i]
+    flat[i] = v + EPS
+    local up = f()
+    flat[i] = v - EPS
+    local down = f()
+    flat[i] = v
+    worst = math.max(worst, math.abs((up - down) / (2 * EPS) - g[i]))
+    scale = math.max(scale, math.abs(g[i]))
+  end
+  if os.getenv("RECUR_FD_REPORT") then io.stderr:write(string.format("%-22s %.3g\n", name, worst / scale)) end
+  assert(worst / scale <= TOL, string.format("%s: finite-difference error %.3g", name, worst / scale))
+end
+
+local function gradcheck(make, T, B, opts)
+  opts = opts or {}
+  local gen = recur.Generator(11)
+  local layer = make()
+  layer:reset_parameters(gen)
+  if opts.train then layer:train() else layer:evaluate() end
+  local cfg = layer:config()
+  local D = cfg.bidirectional and 2 or 1
+  local hout = (cfg.proj_size or 0) > 0 and cfg.proj_size or cfg.hidden_size
+  local LD, lstm = cfg.num_layers * D, cfg.type == "LSTM"
+  local xs, hs, cs
+  if B then
+    xs = cfg.batch_first and {B, T, cfg.input_size} or {T, B, cfg.input_size}
+    hs, cs = {LD, B, hout}, {LD, B, cfg.hidden_size}
+  else
+    xs, hs, cs = {T, cfg.input_size}, {LD, hout}, {LD, cfg.hidden_size}
+  end
+  local x, h0 = recur.randn(xs, gen), recur.randn(hs, gen)
+  local c0 = lstm and recur.randn(cs, gen) or nil
+  local y, hn, cn = layer:forward(x, h0, c0)
+  local R, S = recur.randn(y:shape(), gen), recur.randn(hn:shape(), gen)
+  local U = cn and recur.randn(cn:shape(), gen) or nil
+  layer:zero_grad()
+  loss_of(layer, x, h0, c0, R, S, U, opts.train and 99)
+  local dx, dh0, dc0 = layer:backward(R, S, U)
+  local f = function() return loss_of(layer, x, h0, c0, R, S, U, opts.train and 99) end
+  check_tensor("x", x, dx, f)
+  check_tensor("h0", h0, dh0, f)
+  if lstm then check_tensor("c0", c0, dc0, f) end
+  local params, grads = layer:named_parameters(), layer:named_gradients()
+  for _, name in ipairs(layer:parameter_names()) do
+    check_tensor(name, params[name], grads[name], f)
+  end
+end
+
+describe("recurrent layers", function()
+  describe("finite-difference gradient checks", function()
+    it("RNN tanh, 2 layers, bidirectional", function()
+      gradcheck(function() return recur.RNN{input_size = 2, hidden_size = 3, num_layers = 2, bidirectional = true} end, 4, 2)
+    end)
+    it("RNN relu, batch_first", function()
+      gradcheck(function() return recur.RNN{input_size = 3, hidden_size = 4, nonlinearity = "relu", batch_first = true} end, 4, 3)
+    end)
+    it("GRU, 2 layers, bidirectional, batch_first", function()
+      gradcheck(function() return recur.GRU{input_size = 2, hidden_size = 3, num_layers = 2, bidirectional = true, batch_first = true} end, 3, 2)
+    end)
+    it("GRU, unbatched, no bias", function()
+      gradcheck(function() return recur.GRU{input_size = 3, hidden_size = 3, bias = false} end, 5)
+    end)
+    it("LSTM, 3 layers", function()
+      gradcheck(function() return recur.LSTM{input_size = 2, hidden_size = 3, num_layers = 3} end, 3, 2)
+    end)
+    it("LSTM with projection, 2 layers, bidirectional", function()
+      gradcheck(function() return recur.LSTM{input_size = 2, hidden_size = 4, proj_size = 2, num_layers = 2, bidirectional = true} end, 3, 2)
+    end)
+    it("GRU with dropout in training mode (same mask through a fixed seed)", function()
+      gradcheck(function() return recur.GRU{input_size = 2, hidden_size = 3, num_layers = 3, dropout = 0.4} end, 3, 2, {train = true})
+    end)
+  end)
+
+  describe("dropout", function()
+    local function run(layer, seed)
+      recur.manual_seed(seed)
+      return (layer:forward(recur.ones{4, 2, 3}))
+    end
+    it("is active in training mode only, between layers", function()
+      local layer = recur.LSTM{input_size = 3, hidden_size = 8, num_layers = 2, dropout = 0.5, generator = recur.Generator(1)}
+      assert.is_true(layer:training())
+      local a, b = run(layer, 1), run(layer, 2)
+      assert.is_true(helpers.relative_error(a, b) > 1e-3)
+      layer:evaluate()
+      assert.is_false(layer:training())
+      assert.are.same(run(layer, 1):totable(), run(layer, 2):totable())
+      layer:train()
+      assert.are.same(run(layer, 3):totable(), run(layer, 3):totable())
+    end)
+    it("does nothing to a single layer", function()
+      local layer = recur.GRU{input_size = 3, hidden_size = 4, dropout = 0.5}
+      assert.are.same(run(layer, 1):totable(), run(layer, 2):totable())
+    end)
+  end)
+
+  describe("shapes and layouts", function()
+    it("batch_first gives the transposed result of time-major", function()
+      local gen = recur.Generator(3)
+      local tm = recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2, generator = recur.Generator(5)}
+      local bf = recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2, batch_first = true, generator = recur.Generator(5)}
+      local x = recur.randn({2, 5, 3}, gen) -- (B, T, I)
+      local xt = recur.zeros{5, 2, 3}
+      for b = 1, 2 do for t = 1, 5 do for i = 1, 3 do xt:set(t, b, i, x:get(b, t, i)) end end end
+      local ybf, hbf = bf:forward(x)
+      local ytm, htm = tm:forward(xt)
+      assert.are.same({2, 5, 4}, ybf:shape())
+      for b = 1, 2 do for t = 1, 5 do
+        assert.are.equal(ytm:get(t, b, 1), ybf:get(b, t, 1))
+      end end
+      assert.are.same(htm:totable(), hbf:totable())
+    end)
+
+    it("an unbatched input equals a batch of one", function()
+      local layer = recur.LSTM{input_size = 2, hidden_size = 3, num_layers = 2, bidirectional = true}
+      local x = recur.randn{4, 2}
+      local y1, h1, c1 = layer:forward(x)
+      local y3, h3, c3 = layer:forward(x:view{4, 1, 2})
+      assert.are.same({4, 6}, y1:shape())
+      assert.are.same({4, 3}, h1:shape())
+      assert.are.same(y3:view{4, 6}:totable(), y1:totable())
+      assert.are.same(h3:view{4, 3}:totable(), h1:totable())
+      assert.are.same(c3:view{4, 3}:totable(), c1:totable())
+    end)
+
+    it("output shapes follow PyTorch, with proj_size", function()
+      local layer = recur.LSTM{input_size = 5, hidden_size = 6, proj_size = 2, num_layers = 3, bidirectional = true}
+      local y, hn, cn = layer:forward(recur.zeros{7, 4, 5})
+      assert.are.same({7, 4, 4}, y:shape())
+      assert.are.same({6, 4, 2}, hn:shape())
+      assert.are.same({6, 4, 6}, cn:shape())
+      local dx, dh0, dc0 = layer:backward(recur.ones{7, 4, 4})
+      assert.are.same({7, 4, 5}, dx:shape())
+      assert.are.same({6, 4, 2}, dh0:shape())
+      assert.are.same({6, 4, 6}, dc0:shape())
+    end)
+
+    it("a longer sequence after a shorter one grows the workspace", function()
+      local layer = recur.GRU{input_size = 2, hidden_size = 3}
+      layer:forward(recur.ones{2, 1, 2})
+      local y = layer:forward(recur.ones{50, 8, 2})
+      assert.are.same({50, 8, 3}, y:shape())
+      local y2 = layer:forward(recur.ones{3, 1, 2})
+      assert.are.same({3, 1, 3}, y2:shape())
+    end)
+  end)
+
+  describe("parameters", function()
+    it("named parameters are views into the flat buffer", function()
+      local layer = recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2}
+      local flat = layer:flat_parameters()
+      local total = 0
+      for _, p in ipairs(layer:parameters()) do total = total + p:numel() end
+      assert.are.equal(flat:numel(), total)
+      local P = layer:named_parameters()
+      assert.are.same({12, 3}, P.weight_ih_l0:shape())
+      assert.are.same({12, 4}, P.weight_hh_l1:shape())
+      P.weight_ih_l0:fill(0.5)
+      assert.are.equal(0.5, flat[1])
+      flat:fill(0)
+      assert.are.equal(0, P.bias_hh_l1:norm())
+      local y = layer:forward(recur.ones{2, 1, 3})
+      assert.are.equal(0, y:norm())
+    end)
+
+    it("state_dict order and names", function()
+      local layer = recur.LSTM{input_size = 3, hidden_size = 4, proj_size = 2, bidirectional = true}
+      assert.are.same({"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0",
+        "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
+        "weight_hr_l0_reverse"}, layer:parameter_names())
+      assert.are.equal(#layer:parameter_names(), #layer:gradients())
+    end)
+
+    it("default init is U(-1/sqrt(H), 1/sqrt(H)) from recur's generator", function()
+      local a = recur.LSTM{input_size = 8, hidden_size = 16, generator = recur.Generator(1)}
+      local b = recur.LSTM{input_size = 8, hidden_size = 16, generator = recur.Generator(1)}
+      local flat = a:flat_parameters()
+      assert.are.same(flat:totable(), b:flat_parameters():totable())
+      local k, lo, hi = 1 / math.sqrt(16), math.huge, -math.huge
+      for i = 1, flat:numel() do lo, hi = math.min(lo, flat[i]), math.max(hi, flat[i]) end
+      assert.is_true(lo >= -k and hi <= k and lo < -0.9 * k and hi > 0.9 * k)
+    end)
+
+    it("gradients accumulate until zero_grad", function()
+      local layer = recur.RNN{input_size = 2, hidden_size = 3}
+      local x, g = recur.ones{3, 1, 2}, recur.ones{3, 1, 3}
+      layer:forward(x)
+      layer:backward(g)
+      local once = layer:flat_gradients():clone()
+      layer:forward(x)
+      layer:backward(g)
+      helpers.assert_close(layer:flat_gradients(), once:mul(2), 1e-6, "accumulated")
+      layer:zero_grad()
+      assert.are.equal(0, layer:flat_gradients():norm())
+    end)
+  end)
+
+  describe("stepper", function()
+    local function check(layer, B)
+      local T = 6
+      local x = recur.randn({T, B, layer:config().input_size}, recur.Generator(4))
+      layer:evaluate()
+      local y, hn, cn = layer:forward(x)
+      local cell = layer:stepper(B)
+      for t = 1, T do
+        local out = cell:step(x[t])
+        helpers.assert_close(out, y[t], 1e-6, "step " .. t)
+      end
+      local h, c = cell:state()
+      helpers.assert_close(h, hn, 1e-6, "state h")
+      if c then helpers.assert_close(c, cn, 1e-6, "state c") end
+      return cell, x
+    end
+
+    it("matches forward for GRU, LSTM (with projection) and RNN", function()
+      check(recur.GRU{input_size = 3, hidden_size = 5, num_layers = 2}, 2)
+      check(recur.LSTM{input_size = 3, hidden_size = 5, num_layers = 2, proj_size = 3}, 3)
+      check(recur.RNN{input_size = 3, hidden_size = 4, nonlinearity = "relu"}, 1)
+    end)
+
+    it("takes 1-D steps at batch 1 and reuses its output tensor", function()
+      local layer = recur.GRU{input_size = 2, hidden_size = 3}
+      local cell = layer:stepper()
+      local a = cell:step(recur.ones{2})
+      assert.are.same({3}, a:shape())
+      local first = a:clone()
+      local b = cell:step(recur.ones{2})
+      assert.are.equal(a, b)
+      assert.is_true(helpers.relative_error(b, first) > 0)
+    end)
+
+    it("reset, state and set_state", function()
+      local layer = recur.LSTM{input_size = 2, hidden_size = 3}
+      local cell = layer:stepper(1)
+      local x = recur.ones{1, 2}
+      local first = cell:step(x):clone()
+      local h, c = cell:state()
+      cell:step(x)
+      cell:set_state(h, c)
+      local again = cell:step(x):clone()
+      cell:reset()
+      assert.are.same(first:totable(), cell:step(x):totable())
+      assert.are_not.same(first:totable(), again:totable())
+      assert.matches("h: expected shape %(1, 1, 3%), got %(1, 3%)", error_of(cell.set_state, cell, recur.zeros{1, 3}, c))
+    end)
+
+    it("rejects bad use", function()
+      local bi = recur.GRU{input_size = 2, hidden_size = 3, bidirectional = true}
+      assert.matches("bidirectional layer cannot run step by step", error_of(bi.stepper, bi))
+      local layer = recur.GRU{input_size = 2, hidden_size = 3}
+      assert.matches("batch: expected 1..", error_of(layer.stepper, layer, 0))
+      local cell = layer:stepper(2)
+      assert.matches("x: expected shape %(2, 2%), got %(2%)", error_of(cell.step, cell, recur.zeros{2}))
+      assert.matches("x: expected a recur.Tensor, got table", error_of(cell.step, cell, {1, 2}))
+    end)
+  end)
+
+  describe("bad input", function()
+    local gru = recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2}
+    it("wrong input_size and wrong dimensions of x", function()
+      assert.matches("x: expected shape %(5, 2, 3%), got %(5, 2, 7%)", error_of(gru.forward, gru, recur.zeros{5, 2, 7}))
+      assert.matches("x: expected a 3%-D %(batched%) or 2%-D %(unbatched%) tensor, got 1%-D", error_of(gru.forward, gru, recur.zeros{3}))
+      assert.matches("at least 1", error_of(gru.forward, gru, recur.zeros{0, 2, 3}))
+    end)
+    it("wrong batch in h0, wrong c0", function()
+      assert.matches("h0: expected shape %(2, 2, 4%), got %(2, 3, 4%)", error_of(gru.forward, gru, recur.zeros{5, 2, 3}, recur.zeros{2, 3, 4}))
+      local lstm = recur.LSTM{input_size = 3, hidden_size = 4}
+      assert.matches("c0: expected shape %(1, 2, 4%), got %(1, 2, 5%)", error_of(lstm.forward, lstm, recur.zeros{5, 2, 3}, nil, recur.zeros{1, 2, 5}))
+      assert.matches("takes at most 2 arguments", error_of(gru.forward, gru, recur.zeros{5, 2, 3}, nil, recur.zeros{2, 2, 4}))
+    end)
+    it("non-tensor arguments", function()
+      assert.matches("x: expected a recur.Tensor, got table", error_of(gru.forward, gru, {{1, 2, 3}}))
+      assert.matches("h0: expected a recur.Tensor, got number", error_of(gru.forward, gru, recur.zeros{1, 1, 3}, 0))
+      assert.matches("recur.RNN, recur.GRU or recur.LSTM expected", error_of(gru.forward, {}, recur.zeros{1, 1, 3}))
+    end)
+    it("bad options", function()
+      assert.matches("nonlinearity: expected 'tanh' or 'relu', got 'foo'", error_of(recur.RNN, {input_size = 1, hidden_size = 2, nonlinearity = "foo"}))
+      assert.matches("option hidden_size: expected 1..%d+, got %-3", error_of(recur.GRU, {input_size = 1, hidden_size = -3}))
+      assert.matches("option input_size: expected 1..%d+, got 0", error_of(recur.GRU, {input_size = 0, hidden_size = 3}))
+      assert.matches("option num_layers: expected 1..1024, got 0", error_of(recur.LSTM, {input_size = 1, hidden_size = 3, num_layers = 0}))
+      assert.matches("option input_size is required", error_of(recur.LSTM, {hidden_size = 3}))
+      assert.matches("option hidden_size: expected an integer, got 2.5", error_of(recur.LSTM, {input_size = 1, hidden_size = 2.5}))
+      assert.matches("option dropout: expected a probability in %[0, 1%), got 1", error_of(recur.GRU, {input_size = 1, hidden_size = 3, dropout = 1}))
+      assert.matches("option dropout: expected a probability in %[0, 1%), got %-0.1", error_of(recur.GRU, {input_size = 1, hidden_size = 3, dropout = -0.1}))
+      assert.matches("option proj_size: expected 0..3, got 4", error_of(recur.LSTM, {input_size = 1, hidden_size = 4, proj_size = 4}))
+      assert.matches("unknown option 'proj_size'", error_of(recur.GRU, {input_size = 1, hidden_size = 4, proj_size = 2}))
+      assert.matches("unknown option 'hiden_size'", error_of(recur.GRU, {input_size = 1, hiden_size = 4}))
+      assert.matches("option bias: expected a boolean, got number", error_of(recur.RNN, {input_size = 1, hidden_size = 4, bias = 1}))
+      assert.matches("table expected", error_of(recur.RNN, 3))
+    end)
+    it("backward before forward, twice, or with a wrong gradient shape", function()
+      local layer = recur.LSTM{input_size = 3, hidden_size = 4}
+      assert.matches("LSTM:backward: no forward to differentiate", error_of(layer.backward, layer, recur.zeros{5, 2, 4}))
+      layer:forward(recur.zeros{5, 2, 3})
+      assert.matches("grad_output: expected shape %(5, 2, 4%), got %(5, 2, 3%)", error_of(layer.backward, layer, recur.zeros{5, 2, 3}))
+      assert.matches("grad_hn: expected shape %(1, 2, 4%)", error_of(layer.backward, layer, recur.zeros{5, 2, 4}, recur.zeros{2, 4}))
+      layer:backward(recur.zeros{5, 2, 4})
+      assert.matches("no forward to differentiate", error_of(layer.backward, layer, recur.zeros{5, 2, 4}))
+    end)
+    it("a failed forward leaves the layer usable", function()
+      local layer = recur.GRU{input_size = 3, hidden_size = 4}
+      layer:forward(recur.ones{2, 1, 3})
+      pcall(layer.forward, layer, recur.zeros{2, 1, 9})
+      local y = layer:forward(recur.ones{2, 1, 3})
+      layer:backward(y)
+      assert.is_true(layer:flat_gradients():norm() > 0)
+    end)
+  end)
+
+  it("prints its configuration", function()
+    assert.are.equal("recur.GRU(input_size=3, hidden_size=4, num_layers=2, bidirectional)",
+      tostring(recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2, bidirectional = true}))
+    assert.are.same({type = "RNN", input_size = 1, hidden_size = 2, num_layers = 1, bias = true, batch_first = false,
+      dropout = 0, bidirectional = false, nonlinearity = "relu"}, recur.RNN{input_size = 1, hidden_size = 2, nonlinearity = "relu"}:config())
+  end)
+end)
