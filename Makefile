@@ -1,5 +1,6 @@
 # recur: in-tree build, tests, lint, docs and memory checks.
 # Overridable: LUA (interpreter), LUA_INCDIR, CFLAGS, LIBFLAG, OPENBLAS_LIBDIR, OPENBLAS_INCDIR.
+SHELL := /bin/bash
 LUA ?= lua5.4
 LUA_INCDIR ?= /usr/include/lua5.4
 OPENBLAS_LIBDIR ?=
@@ -17,7 +18,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) -lopenblas -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: all test lint format docs install clean memcheck asan cxx-check symbols-check
+.PHONY: all test lint format docs install rock-check example clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -25,8 +26,9 @@ recur/core.so: $(SRC) $(HDR)
 	@mkdir -p recur
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
 
+# TAP output, closed by the line "N passed, N failed"; fails on any failure.
 test: recur/core.so
-	$(TEST_ENV) $(BUSTED) --lua=$(LUA)
+	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP | awk -f tools/tap-summary.awk
 
 lint:
 	luacheck lua specs examples tools
@@ -41,12 +43,24 @@ docs:
 install:
 	luarocks --lua-version=5.4 make recur-scm-1.rockspec
 
+# Builds the rock into a private tree and loads it from there (keeps the rockspec honest).
+ROCK_TREE = build/rock-tree
+rock-check:
+	rm -rf $(ROCK_TREE)
+	luarocks --lua-version=5.4 make --tree=$(ROCK_TREE) recur-scm-1.rockspec
+	rm -f recur/core.so src/*/*.o # luarocks builds in place; let make rebuild its own
+	cd /tmp && LUA_PATH="$(CURDIR)/$(ROCK_TREE)/share/lua/5.4/?.lua;$(CURDIR)/$(ROCK_TREE)/share/lua/5.4/?/init.lua" \
+	  LUA_CPATH="$(CURDIR)/$(ROCK_TREE)/lib/lua/5.4/?.so" $(LUA) $(CURDIR)/tools/rock-check.lua
+
+example: recur/core.so
+	LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="./?.so;;" $(LUA) examples/quickstart.lua
+
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so
-	OPENBLAS_CORETYPE=Haswell $(TEST_ENV) valgrind --error-exitcode=1 --leak-check=full \
+	set -o pipefail; OPENBLAS_CORETYPE=Haswell $(TEST_ENV) valgrind --error-exitcode=1 --leak-check=full \
 	  --errors-for-leak-kinds=definite --suppressions=.ci/valgrind.supp -q \
 	  $(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path' \
-	  /usr/bin/busted --lua=$(LUA) -o TAP
+	  /usr/bin/busted --ignore-lua -o TAP | awk -f tools/tap-summary.awk
 
 # The spec suite with an ASan+UBSan build of recur loaded into the stock interpreter.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -54,9 +68,9 @@ asan:
 	@mkdir -p build/asan/recur
 	$(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(ASAN_FLAGS) $(LIBFLAG) \
 	  -o build/asan/recur/core.so $(SRC) $(LIBS)
-	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	set -o pipefail; LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0 $(TEST_ENV) \
-	  $(BUSTED) --lua=$(LUA) --cpath=build/asan/?.so
+	  $(BUSTED) --lua=$(LUA) --cpath=build/asan/?.so -o TAP | awk -f tools/tap-summary.awk
 
 # The whole C source must also compile as C++ (hosts such as UnLua build Lua as C++).
 cxx-check:

@@ -30,7 +30,7 @@ function helpers.assert_close(actual, expected, tol, what)
   local es, as = table.concat(expected:shape(), "x"), table.concat(actual:shape(), "x")
   if es ~= as then error(string.format("%s: shape %s, expected %s", what or "tensor", as, es), 2) end
   local err = helpers.relative_error(actual, expected)
-  if not (err <= tol) then
+  if not (err <= tol) then -- luacheck: ignore 581 (NaN must fail)
     error(string.format("%s: relative error %.3g exceeds %.3g", what or "tensor", err, tol), 2)
   end
 end

@@ -18,40 +18,36 @@ static int empty_product(int m, int n, int k, float beta, float *c, int ldc) {
   if (m > 0 && n > 0 && k > 0) return 0;
   if (k == 0 && beta != 1.0f) {
     for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
+      for (int j = 0; j < n; j++)
+        c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
   }
   return 1;
 }
 
-void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                int ldb, float beta, float *c, int ldc) {
+void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc) {
   if (empty_product(m, n, k, beta, c, ldc)) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                int ldb, float beta, float *c, int ldc) {
+void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc) {
   if (empty_product(m, n, k, beta, c, ldc)) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
-                int ldb, float beta, float *c, int ldc) {
+void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc) {
   if (empty_product(m, n, k, beta, c, ldc)) return;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void rc_gemv_n(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
-               float *y) {
+void rc_gemv_n(int m, int n, float alpha, const float *a, int lda, const float *x, float beta, float *y) {
   if (empty_product(m, 1, n, beta, y, 1)) return;
   cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
 }
 
-void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
-               float *y) {
+void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *x, float beta, float *y) {
   if (empty_product(n, 1, m, beta, y, 1)) return;
   cblas_sgemv(CblasRowMajor, CblasTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
 }

@@ -8,20 +8,20 @@
 RC_BEGIN_DECLS
 
 /* C(m x n) = alpha * A(m x k) * B(n x k)^T + beta * C; lda, ldb, ldc are row strides. */
-RC_INTERNAL void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda,
-                            const float *b, int ldb, float beta, float *c, int ldc);
+RC_INTERNAL void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                            int ldb, float beta, float *c, int ldc);
 /* C(m x n) = alpha * A(m x k) * B(k x n) + beta * C */
-RC_INTERNAL void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda,
-                            const float *b, int ldb, float beta, float *c, int ldc);
+RC_INTERNAL void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                            int ldb, float beta, float *c, int ldc);
 /* C(m x n) = alpha * A(k x m)^T * B(k x n) + beta * C */
-RC_INTERNAL void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda,
-                            const float *b, int ldb, float beta, float *c, int ldc);
+RC_INTERNAL void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                            int ldb, float beta, float *c, int ldc);
 /* y(m) = alpha * A(m x n) * x(n) + beta * y */
-RC_INTERNAL void rc_gemv_n(int m, int n, float alpha, const float *a, int lda, const float *x,
-                           float beta, float *y);
+RC_INTERNAL void rc_gemv_n(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
+                           float *y);
 /* y(n) = alpha * A(m x n)^T * x(m) + beta * y */
-RC_INTERNAL void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *x,
-                           float beta, float *y);
+RC_INTERNAL void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
+                           float *y);
 
 RC_INTERNAL void rc_blas_set_threads(int n);
 RC_INTERNAL int rc_blas_get_threads(void);

@@ -83,8 +83,8 @@ void rc_lstm_forward(int B, int H, float *g, const float *c_prev, float *c, floa
   }
 }
 
-void rc_lstm_backward(int B, int H, const float *dm, const float *c_prev, const float *c,
-                      float *g, float *dc) {
+void rc_lstm_backward(int B, int H, const float *dm, const float *c_prev, const float *c, float *g,
+                      float *dc) {
   for (int b = 0; b < B; b++) {
     float *gi = g + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
     const float *cp = c_prev + (size_t)b * H, *cc = c + (size_t)b * H, *d = dm + (size_t)b * H;

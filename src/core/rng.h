@@ -10,9 +10,9 @@ RC_BEGIN_DECLS
 
 typedef struct rc_rng {
   uint64_t state;
-  uint64_t inc;       /* stream selector, always odd */
-  uint64_t seed;      /* the seed this generator was last seeded with */
-  int has_spare;      /* normal(): the polar method makes two values per draw */
+  uint64_t inc;  /* stream selector, always odd */
+  uint64_t seed; /* the seed this generator was last seeded with */
+  int has_spare; /* normal(): the polar method makes two values per draw */
   double spare;
 } rc_rng;
 

@@ -18,9 +18,7 @@ int rc_rnn_gates(rc_cell cell) {
 
 int rc_rnn_dirs(const rc_rnn_config *cfg) { return cfg->bidirectional ? 2 : 1; }
 
-int rc_rnn_hout(const rc_rnn_config *cfg) {
-  return cfg->proj_size > 0 ? cfg->proj_size : cfg->hidden_size;
-}
+int rc_rnn_hout(const rc_rnn_config *cfg) { return cfg->proj_size > 0 ? cfg->proj_size : cfg->hidden_size; }
 
 int rc_rnn_layer_input(const rc_rnn_config *cfg, int layer) {
   return layer == 0 ? cfg->input_size : rc_rnn_dirs(cfg) * rc_rnn_hout(cfg);
@@ -100,8 +98,7 @@ typedef struct shared_buffers {
   float *dc, *dm;         /* (B, H) */
 } shared_buffers;
 
-static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, carver *c,
-                         shared_buffers *s) {
+static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, carver *c, shared_buffers *s) {
   size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), width = rc_rnn_dirs(cfg) * hout;
   if ((size_t)cfg->input_size > width) width = cfg->input_size;
   s->grad_a = carve(c, T * B * width);
@@ -130,8 +127,8 @@ static void carve_layer(const rc_rnn_config *cfg, size_t T, size_t B, int layer,
 }
 
 /* Walks the layout; fills *s and the buffers of layer `want` (when not NULL). */
-static size_t layout(const rc_rnn_config *cfg, int T, int B, float *base, shared_buffers *s,
-                     int want, layer_buffers *lb) {
+static size_t layout(const rc_rnn_config *cfg, int T, int B, float *base, shared_buffers *s, int want,
+                     layer_buffers *lb) {
   carver c;
   shared_buffers s_tmp;
   layer_buffers l_tmp;
@@ -149,24 +146,28 @@ size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B) {
 /* ---- small helpers ---------------------------------------------------------- */
 
 /* c(rows x n) = a(rows x k) w(n x k)^T + beta c, a GEMV when rows == 1 */
-static void rows_times_wt(int rows, int n, int k, const float *a, const float *w, float beta,
-                          float *c) {
-  if (rows == 1) rc_gemv_n(n, k, 1.0f, w, k, a, beta, c);
-  else rc_gemm_nt(rows, n, k, 1.0f, a, k, w, k, beta, c, n);
+static void rows_times_wt(int rows, int n, int k, const float *a, const float *w, float beta, float *c) {
+  if (rows == 1)
+    rc_gemv_n(n, k, 1.0f, w, k, a, beta, c);
+  else
+    rc_gemm_nt(rows, n, k, 1.0f, a, k, w, k, beta, c, n);
 }
 
 /* c(rows x n) = a(rows x k) w(k x n) + beta c, a GEMV when rows == 1 */
-static void rows_times_w(int rows, int n, int k, const float *a, const float *w, float beta,
-                         float *c) {
-  if (rows == 1) rc_gemv_t(k, n, 1.0f, w, n, a, beta, c);
-  else rc_gemm_nn(rows, n, k, 1.0f, a, k, w, n, beta, c, n);
+static void rows_times_w(int rows, int n, int k, const float *a, const float *w, float beta, float *c) {
+  if (rows == 1)
+    rc_gemv_t(k, n, 1.0f, w, n, a, beta, c);
+  else
+    rc_gemm_nn(rows, n, k, 1.0f, a, k, w, n, beta, c, n);
 }
 
 /* rows of width n set to b1 (+ b2), or zero when b1 is NULL */
 static void fill_rows(size_t rows, size_t n, const float *b1, const float *b2, float *out) {
   for (size_t r = 0; r < rows; r++, out += n) {
-    if (!b1) memset(out, 0, n * sizeof(float));
-    else if (!b2) memcpy(out, b1, n * sizeof(float));
+    if (!b1)
+      memset(out, 0, n * sizeof(float));
+    else if (!b2)
+      memcpy(out, b1, n * sizeof(float));
     else
       for (size_t j = 0; j < n; j++) out[j] = b1[j] + b2[j];
   }
@@ -192,8 +193,8 @@ typedef struct row_block {
 /* writes the B contiguous rows of `width` floats of time t into dst */
 static void put_step(int t, int T, int B, int width, const float *src, row_block dst) {
   for (int b = 0; b < B; b++)
-    memcpy(dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col,
-           src + (size_t)b * width, (size_t)width * sizeof(float));
+    memcpy(dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col, src + (size_t)b * width,
+           (size_t)width * sizeof(float));
 }
 
 /* copies a whole (T, B, width) or (B, T, width) buffer into dst */
@@ -205,8 +206,10 @@ static void copy_all_rows(int T, int B, int width, const float *src, int src_bf,
 }
 
 static void copy_or_zero(float *dst, const float *src, size_t n) {
-  if (src) memcpy(dst, src, n * sizeof(float));
-  else memset(dst, 0, n * sizeof(float));
+  if (src)
+    memcpy(dst, src, n * sizeof(float));
+  else
+    memset(dst, 0, n * sizeof(float));
 }
 
 /* ---- forward ---------------------------------------------------------------- */
@@ -231,8 +234,7 @@ typedef struct dir_context {
   rc_rnn_params p;
 } dir_context;
 
-static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer,
-                                int dir) {
+static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer, int dir) {
   dir_context cx;
   cx.cfg = cfg;
   cx.T = io->T;
@@ -251,8 +253,7 @@ static const float *param_or_null(const float *params, size_t off) {
 }
 
 /* x W_ih^T + biases for all T*B rows at once (b_hh is folded in except for GRU) */
-static void input_projection(const dir_context *cx, const float *params, const float *x,
-                             float *gates) {
+static void input_projection(const dir_context *cx, const float *params, const float *x, float *gates) {
   const float *b_ih = param_or_null(params, cx->p.b_ih);
   const float *b_hh = cx->cfg->cell == RC_GRU ? NULL : param_or_null(params, cx->p.b_hh);
   int rows = cx->T * cx->B;
@@ -272,8 +273,10 @@ static void step_forward(const dir_context *cx, const float *params, dir_buffers
     case RC_RNN_TANH:
     case RC_RNN_RELU:
       rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, g);
-      if (cx->cfg->cell == RC_RNN_TANH) rc_rnn_tanh_forward(B, H, g, h);
-      else rc_rnn_relu_forward(B, H, g, h);
+      if (cx->cfg->cell == RC_RNN_TANH)
+        rc_rnn_tanh_forward(B, H, g, h);
+      else
+        rc_rnn_relu_forward(B, H, g, h);
       break;
     case RC_GRU: {
       float *hh = db->hh + (size_t)t * B * cx->gh;
@@ -292,9 +295,8 @@ static void step_forward(const dir_context *cx, const float *params, dir_buffers
   }
 }
 
-static void direction_forward(const dir_context *cx, const float *params, const float *x,
-                              dir_buffers *db, const float *h0, const float *c0, row_block out,
-                              float *hn, float *cn) {
+static void direction_forward(const dir_context *cx, const float *params, const float *x, dir_buffers *db,
+                              const float *h0, const float *c0, row_block out, float *hn, float *cn) {
   int T = cx->T, B = cx->B, first = cx->dir ? T : 0, last = cx->dir ? 0 : T;
   input_projection(cx, params, x, db->gates);
   copy_or_zero(db->h + (size_t)first * B * cx->hout, h0, (size_t)B * cx->hout);
@@ -319,8 +321,8 @@ static void apply_dropout(size_t n, float p, int training, rc_rng *rng, float *m
 }
 
 void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, const rc_rnn_io *io,
-                    const float *x, const float *h0, const float *c0, int training, rc_rng *rng,
-                    float *y, float *hn, float *cn) {
+                    const float *x, const float *h0, const float *c0, int training, rc_rng *rng, float *y,
+                    float *hn, float *cn) {
   int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), L = cfg->num_layers;
   size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
   layer_buffers lb, next;
@@ -338,8 +340,8 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
       size_t k = (size_t)l * D + d;
       dir_context cx = make_context(cfg, io, l, d);
       out.col = d * hout;
-      direction_forward(&cx, params, lb.x, &lb.dir[d], h0 ? h0 + k * state : NULL,
-                        c0 ? c0 + k * cell : NULL, out, hn + k * state, cn ? cn + k * cell : NULL);
+      direction_forward(&cx, params, lb.x, &lb.dir[d], h0 ? h0 + k * state : NULL, c0 ? c0 + k * cell : NULL,
+                        out, hn + k * state, cn ? cn + k * cell : NULL);
     }
     if (l + 1 < L) {
       if (next.mask) apply_dropout((size_t)T * B * D * hout, cfg->dropout, training, rng, next.mask, next.x);
@@ -351,8 +353,8 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
 /* ---- backward --------------------------------------------------------------- */
 
 /* one time step backward; dh holds dL/dh_t (all paths), dh_prev receives dL/dh_{t-1} */
-static void step_backward(const dir_context *cx, const float *params, dir_buffers *db,
-                          shared_buffers *s, int t, const float *dh, float *dh_prev) {
+static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, shared_buffers *s,
+                          int t, const float *dh, float *dh_prev) {
   int B = cx->B, H = cx->H, hout = cx->hout;
   step_slots sl = slots_of_time(t, cx->dir);
   float *g = db->gates + (size_t)t * B * cx->gh, *dg_hh = g;
@@ -372,8 +374,7 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
         rows_times_w(B, H, hout, dh, params + cx->p.w_hr, 0.0f, s->dm);
         dm = s->dm;
       }
-      rc_lstm_backward(B, H, dm, db->c + (size_t)sl.prev * B * H, db->c + (size_t)sl.next * B * H,
-                       g, s->dc);
+      rc_lstm_backward(B, H, dm, db->c + (size_t)sl.prev * B * H, db->c + (size_t)sl.next * B * H, g, s->dc);
       break;
     }
   }
@@ -381,30 +382,27 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
 }
 
 /* parameter gradients and dx for the whole sequence, as single GEMMs over K = T*B */
-static void direction_weight_grads(const dir_context *cx, const float *params, float *grads,
-                                   const float *x, dir_buffers *db, shared_buffers *s, float *dx,
-                                   int accumulate_dx) {
+static void direction_weight_grads(const dir_context *cx, const float *params, float *grads, const float *x,
+                                   dir_buffers *db, shared_buffers *s, float *dx, int accumulate_dx) {
   int rows = cx->T * cx->B;
   const float *dg = db->gates, *dg_hh = db->hh ? db->hh : db->gates;
   const float *h_prev = db->h + (cx->dir ? (size_t)cx->B * cx->hout : 0);
   rc_gemm_tn(cx->gh, cx->in, rows, 1.0f, dg, cx->gh, x, cx->in, 1.0f, grads + cx->p.w_ih, cx->in);
-  rc_gemm_nn(rows, cx->in, cx->gh, 1.0f, dg, cx->gh, params + cx->p.w_ih, cx->in,
-             accumulate_dx ? 1.0f : 0.0f, dx, cx->in);
-  rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_prev, cx->hout, 1.0f,
-             grads + cx->p.w_hh, cx->hout);
+  rc_gemm_nn(rows, cx->in, cx->gh, 1.0f, dg, cx->gh, params + cx->p.w_ih, cx->in, accumulate_dx ? 1.0f : 0.0f,
+             dx, cx->in);
+  rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_prev, cx->hout, 1.0f, grads + cx->p.w_hh,
+             cx->hout);
   if (cx->p.b_ih != RC_ABSENT) {
     add_column_sums(rows, cx->gh, dg, grads + cx->p.b_ih);
     add_column_sums(rows, cx->gh, dg_hh, grads + cx->p.b_hh);
   }
   if (db->m)
-    rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f,
-               grads + cx->p.w_hr, cx->H);
+    rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f, grads + cx->p.w_hr, cx->H);
 }
 
-static void direction_backward(const dir_context *cx, const float *params, float *grads,
-                               const float *x, dir_buffers *db, shared_buffers *s,
-                               const float *dy, const float *ghn, const float *gcn, float *dx,
-                               float *dh0, float *dc0) {
+static void direction_backward(const dir_context *cx, const float *params, float *grads, const float *x,
+                               dir_buffers *db, shared_buffers *s, const float *dy, const float *ghn,
+                               const float *gcn, float *dx, float *dh0, float *dc0) {
   int T = cx->T, B = cx->B, hout = cx->hout, width = rc_rnn_dirs(cx->cfg) * hout;
   float *dh = s->dh, *dh_prev = s->dh_prev;
   copy_or_zero(dh, ghn, (size_t)B * hout);
@@ -425,8 +423,8 @@ static void direction_backward(const dir_context *cx, const float *params, float
 }
 
 void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads, float *ws,
-                     const rc_rnn_io *io, const float *gy, const float *ghn, const float *gcn,
-                     float *dx, float *dh0, float *dc0) {
+                     const rc_rnn_io *io, const float *gy, const float *ghn, const float *gcn, float *dx,
+                     float *dh0, float *dc0) {
   int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg);
   size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
   shared_buffers s;
@@ -441,8 +439,7 @@ void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads
       size_t k = (size_t)l * D + d;
       dir_context cx = make_context(cfg, io, l, d);
       direction_backward(&cx, params, grads, lb.x, &lb.dir[d], &s, dy, ghn ? ghn + k * state : NULL,
-                         gcn ? gcn + k * cell : NULL, dx_l, dh0 + k * state,
-                         dc0 ? dc0 + k * cell : NULL);
+                         gcn ? gcn + k * cell : NULL, dx_l, dh0 + k * state, dc0 ? dc0 + k * cell : NULL);
     }
     if (l > 0) {
       if (lb.mask)

@@ -34,8 +34,7 @@ RC_INTERNAL int rc_rnn_dirs(const rc_rnn_config *cfg);
 RC_INTERNAL int rc_rnn_hout(const rc_rnn_config *cfg);
 RC_INTERNAL int rc_rnn_layer_input(const rc_rnn_config *cfg, int layer);
 /* returns the total number of parameters; fills *out for (layer, dir) when out != NULL */
-RC_INTERNAL size_t rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int dir,
-                                       rc_rnn_params *out);
+RC_INTERNAL size_t rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int dir, rc_rnn_params *out);
 /* PyTorch's default init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)) */
 RC_INTERNAL void rc_rnn_init_params(const rc_rnn_config *cfg, float *params, rc_rng *rng);
 
@@ -45,25 +44,23 @@ RC_INTERNAL size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B)
 /* Input and output layouts of the caller's buffers. */
 typedef struct rc_rnn_io {
   int T, B;
-  int batch_first;  /* x, y and their gradients are (B, T, .) */
+  int batch_first;    /* x, y and their gradients are (B, T, .) */
   const int *lengths; /* reserved for variable-length batches; NULL = all T */
 } rc_rnn_io;
 
 /* Runs the whole stack; h0/c0 may be NULL (zeros); cn is ignored unless LSTM.
  * training enables inter-layer dropout (drawn from rng). ws must hold
  * rc_rnn_workspace_size floats and is kept for backward. */
-RC_INTERNAL void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws,
-                                const rc_rnn_io *io, const float *x, const float *h0,
-                                const float *c0, int training, rc_rng *rng, float *y, float *hn,
-                                float *cn);
+RC_INTERNAL void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, const rc_rnn_io *io,
+                                const float *x, const float *h0, const float *c0, int training, rc_rng *rng,
+                                float *y, float *hn, float *cn);
 
 /* Backward through the last forward (same ws, io and training flag).
  * gy is required; ghn/gcn may be NULL. Adds parameter gradients into grads;
  * writes dx (shaped like x), dh0 and dc0 (LSTM). */
-RC_INTERNAL void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads,
-                                 float *ws, const rc_rnn_io *io, const float *gy,
-                                 const float *ghn, const float *gcn, float *dx, float *dh0,
-                                 float *dc0);
+RC_INTERNAL void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads, float *ws,
+                                 const rc_rnn_io *io, const float *gy, const float *ghn, const float *gcn,
+                                 float *dx, float *dh0, float *dc0);
 
 RC_END_DECLS
 

@@ -10,9 +10,7 @@ static const char default_key = 'g';
 
 #define DEFAULT_SEED 0
 
-static rc_rng *check_gen(lua_State *L, int arg) {
-  return (rc_rng *)luaL_checkudata(L, arg, RC_GENERATOR);
-}
+static rc_rng *check_gen(lua_State *L, int arg) { return (rc_rng *)luaL_checkudata(L, arg, RC_GENERATOR); }
 
 static rc_rng *push_new_generator(lua_State *L, lua_Integer seed) {
   rc_rng *g = (rc_rng *)lua_newuserdatauv(L, sizeof(rc_rng), 0);
@@ -32,7 +30,8 @@ rc_rng *rcl_opt_generator(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return rcl_default_generator(L);
   rc_rng *g = (rc_rng *)luaL_testudata(L, arg, RC_GENERATOR);
   if (!g)
-    luaL_argerror(L, arg, lua_pushfstring(L, "generator: expected a recur.Generator, got %s", luaL_typename(L, arg)));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "generator: expected a recur.Generator, got %s", luaL_typename(L, arg)));
   return g;
 }
 
@@ -123,14 +122,15 @@ static int g_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg generator_methods[] = {
-  {"manual_seed", g_manual_seed}, {"initial_seed", g_initial_seed}, {"uniform", g_uniform},
-  {"normal", g_normal},           {"random", g_random},             {"get_state", g_get_state},
-  {"set_state", g_set_state},     {NULL, NULL}};
+static const luaL_Reg generator_methods[] = {{"manual_seed", g_manual_seed}, {"initial_seed", g_initial_seed},
+                                             {"uniform", g_uniform},         {"normal", g_normal},
+                                             {"random", g_random},           {"get_state", g_get_state},
+                                             {"set_state", g_set_state},     {NULL, NULL}};
 
-static const luaL_Reg generator_functions[] = {
-  {"Generator", l_generator}, {"manual_seed", l_manual_seed},
-  {"default_generator", l_default_generator}, {NULL, NULL}};
+static const luaL_Reg generator_functions[] = {{"Generator", l_generator},
+                                               {"manual_seed", l_manual_seed},
+                                               {"default_generator", l_default_generator},
+                                               {NULL, NULL}};
 
 void rcl_open_generator(lua_State *L) {
   luaL_newmetatable(L, RC_GENERATOR);

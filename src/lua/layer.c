@@ -57,8 +57,8 @@ typedef struct option_reader {
   const char *type;
 } option_reader;
 
-static lua_Integer opt_int(option_reader *o, const char *key, lua_Integer def, int required,
-                           lua_Integer lo, lua_Integer hi) {
+static lua_Integer opt_int(option_reader *o, const char *key, lua_Integer def, int required, lua_Integer lo,
+                           lua_Integer hi) {
   lua_State *L = o->L;
   int type = lua_getfield(L, o->arg, key), ok = 1;
   lua_Integer v = def;
@@ -74,7 +74,8 @@ static lua_Integer opt_int(option_reader *o, const char *key, lua_Integer def, i
 static int opt_bool(option_reader *o, const char *key, int def) {
   lua_State *L = o->L;
   int type = lua_getfield(L, o->arg, key), v = def;
-  if (type == LUA_TBOOLEAN) v = lua_toboolean(L, -1);
+  if (type == LUA_TBOOLEAN)
+    v = lua_toboolean(L, -1);
   else if (type != LUA_TNIL)
     luaL_error(L, "%s: option %s: expected a boolean, got %s", o->type, key, luaL_typename(L, -1));
   lua_pop(L, 1);
@@ -85,7 +86,8 @@ static double opt_number(option_reader *o, const char *key, double def) {
   lua_State *L = o->L;
   int type = lua_getfield(L, o->arg, key);
   double v = def;
-  if (type == LUA_TNUMBER) v = lua_tonumber(L, -1);
+  if (type == LUA_TNUMBER)
+    v = lua_tonumber(L, -1);
   else if (type != LUA_TNIL)
     luaL_error(L, "%s: option %s: expected a number, got %s", o->type, key, luaL_typename(L, -1));
   lua_pop(L, 1);
@@ -112,12 +114,14 @@ static void check_known_options(option_reader *o, const char *const *known) {
 #define MAX_SIZE (1 << 20)
 
 static rc_rnn_config read_config(lua_State *L, rc_cell cell, int *batch_first) {
-  static const char *const known_rnn[] = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
-                                          "dropout", "bidirectional", "nonlinearity", "generator", NULL};
-  static const char *const known_gru[] = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
-                                          "dropout", "bidirectional", "generator", NULL};
-  static const char *const known_lstm[] = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
-                                           "dropout", "bidirectional", "proj_size", "generator", NULL};
+  static const char *const known_rnn[] = {"input_size",  "hidden_size", "num_layers",    "bias",
+                                          "batch_first", "dropout",     "bidirectional", "nonlinearity",
+                                          "generator",   NULL};
+  static const char *const known_gru[] = {"input_size", "hidden_size",   "num_layers", "bias", "batch_first",
+                                          "dropout",    "bidirectional", "generator",  NULL};
+  static const char *const known_lstm[] = {"input_size",  "hidden_size", "num_layers",    "bias",
+                                           "batch_first", "dropout",     "bidirectional", "proj_size",
+                                           "generator",   NULL};
   option_reader o;
   rc_rnn_config cfg;
   o.L = L;
@@ -140,7 +144,8 @@ static rc_rnn_config read_config(lua_State *L, rc_cell cell, int *batch_first) {
   if (cell == RC_RNN_TANH) {
     lua_getfield(L, 1, "nonlinearity");
     const char *nl = luaL_optstring(L, -1, "tanh");
-    if (strcmp(nl, "relu") == 0) cfg.cell = RC_RNN_RELU;
+    if (strcmp(nl, "relu") == 0)
+      cfg.cell = RC_RNN_RELU;
     else if (strcmp(nl, "tanh") != 0)
       luaL_error(L, "RNN: option nonlinearity: expected 'tanh' or 'relu', got '%s'", nl);
     lua_pop(L, 1);
@@ -163,12 +168,15 @@ static void add_views(lua_State *L, const rc_rnn_config *cfg, int flat, int name
       rc_rnn_params p;
       rc_rnn_param_layout(cfg, l, d, &p);
       lua_Integer gh = (lua_Integer)rc_rnn_gates(cfg->cell) * cfg->hidden_size;
-      struct { const char *kind; size_t off; lua_Integer rows, cols; } parts[5] = {
-        {"weight_ih", p.w_ih, gh, rc_rnn_layer_input(cfg, l)},
-        {"weight_hh", p.w_hh, gh, rc_rnn_hout(cfg)},
-        {"bias_ih", p.b_ih, gh, 0},
-        {"bias_hh", p.b_hh, gh, 0},
-        {"weight_hr", p.w_hr, cfg->proj_size, cfg->hidden_size}};
+      struct {
+        const char *kind;
+        size_t off;
+        lua_Integer rows, cols;
+      } parts[5] = {{"weight_ih", p.w_ih, gh, rc_rnn_layer_input(cfg, l)},
+                    {"weight_hh", p.w_hh, gh, rc_rnn_hout(cfg)},
+                    {"bias_ih", p.b_ih, gh, 0},
+                    {"bias_hh", p.b_hh, gh, 0},
+                    {"weight_hr", p.w_hr, cfg->proj_size, cfg->hidden_size}};
       for (int k = 0; k < 5; k++) {
         if (parts[k].off == RC_ABSENT) continue;
         lua_Integer shape[2] = {parts[k].rows, parts[k].cols};
@@ -226,8 +234,7 @@ static int l_lstm(lua_State *L) { return new_layer(L, RC_LSTM, "recur.LSTM"); }
 /* ---- forward and backward ----------------------------------------------------------------- */
 
 /* grows the workspace (in the user value table under `key`) to n floats; returns it */
-static float *ensure_workspace(lua_State *L, int owner, const char *key, float **ws, size_t *cap,
-                               size_t n) {
+static float *ensure_workspace(lua_State *L, int owner, const char *key, float **ws, size_t *cap, size_t n) {
   if (n > *cap || !*ws) {
     lua_getiuservalue(L, owner, 1);
     *ws = rcl_new_storage(L, n);
@@ -272,8 +279,8 @@ static const float *opt_state(lua_State *L, int arg, const char *name, int ndim,
 
 static void check_extra_args(lua_State *L, const layer *m, int max_args, const char *fn) {
   if (lua_gettop(L) > max_args && !lua_isnil(L, max_args + 1))
-    luaL_error(L, "%s:%s takes at most %d arguments after self (LSTM alone has a cell state)", type_name(m), fn,
-               max_args - 1);
+    luaL_error(L, "%s:%s takes at most %d arguments after self (LSTM alone has a cell state)", type_name(m),
+               fn, max_args - 1);
 }
 
 static int m_forward(lua_State *L) {
@@ -282,7 +289,8 @@ static int m_forward(lua_State *L) {
   check_extra_args(L, m, lstm ? 4 : 3, "forward");
   rc_tensor *x = rcl_check_tensor(L, 2, "x");
   if (x->ndim != 2 && x->ndim != 3)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "x: expected a 3-D (batched) or 2-D (unbatched) tensor, got %d-D", x->ndim));
+    return luaL_argerror(
+        L, 2, lua_pushfstring(L, "x: expected a 3-D (batched) or 2-D (unbatched) tensor, got %d-D", x->ndim));
   int unbatched = x->ndim == 2;
   lua_Integer T = unbatched || !m->batch_first ? x->shape[0] : x->shape[1];
   lua_Integer B = unbatched ? 1 : (m->batch_first ? x->shape[0] : x->shape[1]);
@@ -295,8 +303,8 @@ static int m_forward(lua_State *L) {
   const float *c0 = lstm ? opt_state(L, 4, "c0", s.ndim_state, s.c) : NULL;
   ensure_workspace(L, 1, "ws", &m->ws, &m->ws_floats, rc_rnn_workspace_size(&m->cfg, (int)T, (int)B));
   lua_settop(L, 4);
-  rc_tensor *y = rcl_new_tensor(L, s.ndim_seq, s.y);        /* 5 */
-  rc_tensor *hn = rcl_new_tensor(L, s.ndim_state, s.h);     /* 6 */
+  rc_tensor *y = rcl_new_tensor(L, s.ndim_seq, s.y);    /* 5 */
+  rc_tensor *hn = rcl_new_tensor(L, s.ndim_state, s.h); /* 6 */
   rc_tensor *cn = lstm ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
   rc_rnn_io io;
   io.T = (int)T;
@@ -318,8 +326,9 @@ static int m_backward(lua_State *L) {
   int lstm = m->cfg.cell == RC_LSTM;
   check_extra_args(L, m, lstm ? 4 : 3, "backward");
   if (!m->has_forward)
-    return luaL_error(L, "%s:backward: no forward to differentiate (call forward first; each forward allows one backward)",
-                      type_name(m));
+    return luaL_error(
+        L, "%s:backward: no forward to differentiate (call forward first; each forward allows one backward)",
+        type_name(m));
   io_shapes s = shapes_for(m, m->unbatched, m->T, m->B);
   rc_tensor *gy = rcl_check_tensor(L, 2, "grad_output");
   rcl_check_shape(L, 2, gy, "grad_output", s.ndim_seq, s.y);
@@ -477,7 +486,7 @@ static int m_tostring(lua_State *L) {
 /* ---- stepper: one time step per call, state kept between calls -------------------------------- */
 
 typedef struct stepper {
-  layer *m;  /* kept alive by the user value table */
+  layer *m; /* kept alive by the user value table */
   int B;
   float *ws;
   size_t ws_floats;
@@ -489,8 +498,10 @@ static stepper *check_stepper(lua_State *L) { return (stepper *)luaL_checkudata(
 static int m_stepper(lua_State *L) {
   layer *m = check_layer(L, 1);
   lua_Integer B = luaL_optinteger(L, 2, 1);
-  if (m->cfg.bidirectional) return luaL_error(L, "%s:stepper: a bidirectional layer cannot run step by step", type_name(m));
-  if (B < 1 || B > MAX_SIZE) return luaL_argerror(L, 2, lua_pushfstring(L, "batch: expected 1..%d, got %I", MAX_SIZE, B));
+  if (m->cfg.bidirectional)
+    return luaL_error(L, "%s:stepper: a bidirectional layer cannot run step by step", type_name(m));
+  if (B < 1 || B > MAX_SIZE)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "batch: expected 1..%d, got %I", MAX_SIZE, B));
   lua_settop(L, 1);
   stepper *st = (stepper *)lua_newuserdatauv(L, sizeof(stepper), 1); /* 2 */
   memset(st, 0, sizeof *st);
@@ -503,7 +514,8 @@ static int m_stepper(lua_State *L) {
   st->m = m;
   st->B = (int)B;
   lua_Integer hout = rc_rnn_hout(&m->cfg);
-  lua_Integer hshape[3] = {m->cfg.num_layers, B, hout}, cshape[3] = {m->cfg.num_layers, B, m->cfg.hidden_size};
+  lua_Integer hshape[3] = {m->cfg.num_layers, B, hout},
+              cshape[3] = {m->cfg.num_layers, B, m->cfg.hidden_size};
   st->h = rcl_new_tensor(L, 3, hshape)->data;
   lua_setfield(L, 3, "h");
   st->c = rcl_new_tensor(L, 3, cshape)->data;
@@ -528,15 +540,17 @@ static int s_step(lua_State *L) {
   rc_tensor *x = rcl_check_tensor(L, 2, "x");
   lua_Integer want[2] = {st->B, cfg->input_size};
   int vector = x->ndim == 1 && st->B == 1;
-  if (vector) rcl_check_shape(L, 2, x, "x", 1, want + 1);
-  else rcl_check_shape(L, 2, x, "x", 2, want);
+  if (vector)
+    rcl_check_shape(L, 2, x, "x", 1, want + 1);
+  else
+    rcl_check_shape(L, 2, x, "x", 2, want);
   rc_rnn_io io;
   io.T = 1;
   io.B = st->B;
   io.batch_first = 0;
   io.lengths = NULL;
-  rc_rnn_forward(cfg, st->m->params, st->ws, &io, x->data, st->h, cfg->cell == RC_LSTM ? st->c : NULL, 0, NULL,
-                 st->out, st->h, cfg->cell == RC_LSTM ? st->c : NULL);
+  rc_rnn_forward(cfg, st->m->params, st->ws, &io, x->data, st->h, cfg->cell == RC_LSTM ? st->c : NULL, 0,
+                 NULL, st->out, st->h, cfg->cell == RC_LSTM ? st->c : NULL);
   get_field(L, 1, vector ? "out1" : "out");
   return 1;
 }
@@ -585,26 +599,25 @@ static int s_set_state(lua_State *L) {
 }
 
 static const luaL_Reg stepper_methods[] = {
-  {"step", s_step}, {"reset", s_reset}, {"state", s_state}, {"set_state", s_set_state}, {NULL, NULL}};
+    {"step", s_step}, {"reset", s_reset}, {"state", s_state}, {"set_state", s_set_state}, {NULL, NULL}};
 
-static const luaL_Reg layer_methods[] = {
-  {"forward", m_forward},
-  {"backward", m_backward},
-  {"zero_grad", m_zero_grad},
-  {"named_parameters", m_named_parameters},
-  {"named_gradients", m_named_gradients},
-  {"parameters", m_parameters},
-  {"gradients", m_gradients},
-  {"parameter_names", m_parameter_names},
-  {"flat_parameters", m_flat_parameters},
-  {"flat_gradients", m_flat_gradients},
-  {"reset_parameters", m_reset_parameters},
-  {"train", m_train},
-  {"evaluate", m_evaluate},
-  {"training", m_training},
-  {"config", m_config},
-  {"stepper", m_stepper},
-  {NULL, NULL}};
+static const luaL_Reg layer_methods[] = {{"forward", m_forward},
+                                         {"backward", m_backward},
+                                         {"zero_grad", m_zero_grad},
+                                         {"named_parameters", m_named_parameters},
+                                         {"named_gradients", m_named_gradients},
+                                         {"parameters", m_parameters},
+                                         {"gradients", m_gradients},
+                                         {"parameter_names", m_parameter_names},
+                                         {"flat_parameters", m_flat_parameters},
+                                         {"flat_gradients", m_flat_gradients},
+                                         {"reset_parameters", m_reset_parameters},
+                                         {"train", m_train},
+                                         {"evaluate", m_evaluate},
+                                         {"training", m_training},
+                                         {"config", m_config},
+                                         {"stepper", m_stepper},
+                                         {NULL, NULL}};
 
 static const luaL_Reg layer_functions[] = {{"RNN", l_rnn}, {"GRU", l_gru}, {"LSTM", l_lstm}, {NULL, NULL}};
 

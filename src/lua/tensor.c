@@ -37,8 +37,10 @@ rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim, const lu
   memcpy(t->shape, shape, (size_t)ndim * sizeof(lua_Integer));
   t->numel = shape_numel(shape, ndim);
   luaL_setmetatable(L, RC_TENSOR);
-  if (luaL_testudata(L, owner, RC_TENSOR)) lua_getiuservalue(L, owner, 1);
-  else lua_pushvalue(L, owner);
+  if (luaL_testudata(L, owner, RC_TENSOR))
+    lua_getiuservalue(L, owner, 1);
+  else
+    lua_pushvalue(L, owner);
   lua_setiuservalue(L, -2, 1);
   return t;
 }
@@ -50,9 +52,7 @@ rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape) {
   return t;
 }
 
-rc_tensor *rcl_test_tensor(lua_State *L, int arg) {
-  return (rc_tensor *)luaL_testudata(L, arg, RC_TENSOR);
-}
+rc_tensor *rcl_test_tensor(lua_State *L, int arg) { return (rc_tensor *)luaL_testudata(L, arg, RC_TENSOR); }
 
 rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name) {
   rc_tensor *t = rcl_test_tensor(L, arg);
@@ -99,8 +99,9 @@ static int read_shape(lua_State *L, int arg, lua_Integer *shape, int infer) {
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     if (!ok || lua_type(L, -1) != LUA_TNUMBER || v < (infer ? -1 : 0))
-      luaL_argerror(L, arg, lua_pushfstring(L, "shape[%d]: expected a non-negative integer, got %s",
-                                            i + 1, luaL_tolstring(L, -1, NULL)));
+      luaL_argerror(L, arg,
+                    lua_pushfstring(L, "shape[%d]: expected a non-negative integer, got %s", i + 1,
+                                    luaL_tolstring(L, -1, NULL)));
     shape[i] = v;
     lua_pop(L, 1);
   }
@@ -112,8 +113,7 @@ static rc_tensor *new_from_shape_arg(lua_State *L, int arg) {
   int ndim = read_shape(L, arg, shape, 0);
   size_t n = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] > 0 && n > MAX_NUMEL / (size_t)shape[i])
-      luaL_argerror(L, arg, "shape: too many elements");
+    if (shape[i] > 0 && n > MAX_NUMEL / (size_t)shape[i]) luaL_argerror(L, arg, "shape: too many elements");
     n *= (size_t)shape[i];
   }
   return rcl_new_tensor(L, ndim, shape);
@@ -177,8 +177,8 @@ static void fill_nested(lua_State *L, const lua_Integer *shape, int ndim, int de
   size_t plen = strlen(c->path);
   lua_Integer len = (lua_Integer)luaL_len(L, -1);
   if (len != shape[depth])
-    luaL_error(L, "recur.tensor: row %s has %d elements, expected %d", plen ? c->path : "(top)",
-               (int)len, (int)shape[depth]);
+    luaL_error(L, "recur.tensor: row %s has %d elements, expected %d", plen ? c->path : "(top)", (int)len,
+               (int)shape[depth]);
   for (lua_Integer i = 1; i <= len; i++) {
     snprintf(c->path + plen, sizeof c->path - plen, "[%lld]", (long long)i);
     int type = lua_geti(L, -1, i);
@@ -203,7 +203,8 @@ static int l_tensor(lua_State *L) {
     return 1;
   }
   if (lua_type(L, 1) != LUA_TTABLE)
-    return luaL_argerror(L, 1, lua_pushfstring(L, "expected a nested table of numbers, got %s", luaL_typename(L, 1)));
+    return luaL_argerror(
+        L, 1, lua_pushfstring(L, "expected a nested table of numbers, got %s", luaL_typename(L, 1)));
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = nested_shape(L, 1, shape);
   rc_tensor *t = rcl_new_tensor(L, ndim, shape);
@@ -266,8 +267,10 @@ static int m_len(lua_State *L) {
 static const float *push_nested(lua_State *L, const float *p, const lua_Integer *shape, int ndim) {
   lua_createtable(L, (int)shape[0], 0);
   for (lua_Integer i = 0; i < shape[0]; i++) {
-    if (ndim == 1) lua_pushnumber(L, *p++);
-    else p = push_nested(L, p, shape + 1, ndim - 1);
+    if (ndim == 1)
+      lua_pushnumber(L, *p++);
+    else
+      p = push_nested(L, p, shape + 1, ndim - 1);
     lua_rawseti(L, -2, i + 1);
   }
   return p;
@@ -285,7 +288,8 @@ static int m_totable(lua_State *L) {
 static int m_copy(lua_State *L) {
   rc_tensor *t = self(L), *src = rcl_check_tensor(L, 2, "src");
   if (src->numel != t->numel)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "src: expected %d elements, got %d", (int)t->numel, (int)src->numel));
+    return luaL_argerror(
+        L, 2, lua_pushfstring(L, "src: expected %d elements, got %d", (int)t->numel, (int)src->numel));
   memmove(t->data, src->data, t->numel * sizeof(float));
   lua_settop(L, 1);
   return 1;
@@ -315,15 +319,19 @@ static int m_view(lua_State *L) {
   int ndim = read_shape(L, 2, shape, 1), infer = -1;
   size_t known = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] != -1) known *= (size_t)shape[i];
-    else if (infer >= 0) return luaL_argerror(L, 2, "shape: only one size may be -1");
-    else infer = i;
+    if (shape[i] != -1)
+      known *= (size_t)shape[i];
+    else if (infer >= 0)
+      return luaL_argerror(L, 2, "shape: only one size may be -1");
+    else
+      infer = i;
   }
   if (infer >= 0 && known > 0 && t->numel % known == 0) shape[infer] = (lua_Integer)(t->numel / known);
   if (infer >= 0 ? shape[infer] < 0 : known != t->numel) {
     char want[160];
     rcl_shape_string(shape, ndim, want, sizeof want);
-    return luaL_argerror(L, 2, lua_pushfstring(L, "shape %s does not fit a tensor of %d elements", want, (int)t->numel));
+    return luaL_argerror(
+        L, 2, lua_pushfstring(L, "shape %s does not fit a tensor of %d elements", want, (int)t->numel));
   }
   rcl_new_view(L, 1, t->data, ndim, shape);
   return 1;
@@ -361,8 +369,10 @@ static int m_select(lua_State *L) {
   rc_tensor *t = self(L);
   int d = check_dim(L, t, 2);
   lua_Integer i = check_index(L, 3, t->shape[d], "index");
-  if (t->ndim == 1) lua_pushnumber(L, t->data[i]);
-  else push_slice(L, t, d, i, 1, 0);
+  if (t->ndim == 1)
+    lua_pushnumber(L, t->data[i]);
+  else
+    push_slice(L, t, d, i, 1, 0);
   return 1;
 }
 
@@ -372,7 +382,8 @@ static int m_narrow(lua_State *L) {
   lua_Integer start = check_index(L, 3, t->shape[d], "start");
   lua_Integer len = luaL_checkinteger(L, 4);
   if (len < 0 || start + len > t->shape[d])
-    return luaL_argerror(L, 4, lua_pushfstring(L, "length: expected 0..%d, got %d", (int)(t->shape[d] - start), (int)len));
+    return luaL_argerror(
+        L, 4, lua_pushfstring(L, "length: expected 0..%d, got %d", (int)(t->shape[d] - start), (int)len));
   push_slice(L, t, d, start, len, 1);
   return 1;
 }
@@ -387,7 +398,9 @@ static size_t flat_index(lua_State *L, rc_tensor *t, int first_arg) {
   for (int d = 0; d < t->ndim; d++) {
     lua_Integer i = luaL_checkinteger(L, first_arg + d);
     if (i < 1 || i > t->shape[d])
-      luaL_argerror(L, first_arg + d, lua_pushfstring(L, "index for dim %d: expected 1..%d, got %d", d + 1, (int)t->shape[d], (int)i));
+      luaL_argerror(
+          L, first_arg + d,
+          lua_pushfstring(L, "index for dim %d: expected 1..%d, got %d", d + 1, (int)t->shape[d], (int)i));
     at = at * (size_t)t->shape[d] + (size_t)(i - 1);
   }
   return at;
@@ -404,7 +417,8 @@ static int m_get(lua_State *L) {
 static int m_set(lua_State *L) {
   rc_tensor *t = self(L);
   if (lua_gettop(L) != t->ndim + 2)
-    return luaL_error(L, "set: expected %d indices and a value, got %d arguments", t->ndim, lua_gettop(L) - 1);
+    return luaL_error(L, "set: expected %d indices and a value, got %d arguments", t->ndim,
+                      lua_gettop(L) - 1);
   float v = (float)luaL_checknumber(L, t->ndim + 2);
   lua_settop(L, t->ndim + 1);
   t->data[flat_index(L, t, 2)] = v;
@@ -416,8 +430,10 @@ static int mt_index(lua_State *L) {
   if (lua_type(L, 2) == LUA_TNUMBER) {
     rc_tensor *t = self(L);
     lua_Integer i = check_index(L, 2, t->shape[0], "index");
-    if (t->ndim == 1) lua_pushnumber(L, t->data[i]);
-    else push_slice(L, t, 0, i, 1, 0);
+    if (t->ndim == 1)
+      lua_pushnumber(L, t->data[i]);
+    else
+      push_slice(L, t, 0, i, 1, 0);
     return 1;
   }
   lua_pushvalue(L, 2);
@@ -427,7 +443,8 @@ static int mt_index(lua_State *L) {
 
 static int mt_newindex(lua_State *L) {
   rc_tensor *t = self(L);
-  if (t->ndim != 1) return luaL_error(L, "t[i] = v needs a 1-D tensor, this one is %d-D (use t:set)", t->ndim);
+  if (t->ndim != 1)
+    return luaL_error(L, "t[i] = v needs a 1-D tensor, this one is %d-D (use t:set)", t->ndim);
   lua_Integer i = check_index(L, 2, t->shape[0], "index");
   t->data[i] = (float)luaL_checknumber(L, 3);
   return 0;
@@ -456,7 +473,8 @@ static void binary(lua_State *L, binop op, rc_tensor *t, rc_tensor *out) {
     float v = (float)lua_tonumber(L, 2);
     for (size_t i = 0; i < t->numel; i++) out->data[i] = apply(op, t->data[i], v);
   } else {
-    luaL_argerror(L, 2, lua_pushfstring(L, "other: expected a number or a recur.Tensor, got %s", luaL_typename(L, 2)));
+    luaL_argerror(
+        L, 2, lua_pushfstring(L, "other: expected a number or a recur.Tensor, got %s", luaL_typename(L, 2)));
   }
 }
 
@@ -563,20 +581,23 @@ static int m_matmul(lua_State *L) {
   if (b->ndim > 2 || b->shape[0] != a->shape[1]) {
     char got[160];
     rcl_shape_string(b->shape, b->ndim, got, sizeof got);
-    return luaL_argerror(L, 2, lua_pushfstring(L, "other: expected shape (%d, n) or (%d), got %s",
-                                               (int)a->shape[1], (int)a->shape[1], got));
+    return luaL_argerror(L, 2,
+                         lua_pushfstring(L, "other: expected shape (%d, n) or (%d), got %s", (int)a->shape[1],
+                                         (int)a->shape[1], got));
   }
   int m = (int)a->shape[0], k = (int)a->shape[1], n = b->ndim == 2 ? (int)b->shape[1] : 1;
   lua_Integer shape[2] = {m, n};
   rc_tensor *c = rcl_new_tensor(L, b->ndim, shape);
-  if (b->ndim == 1) rc_gemv_n(m, k, 1.0f, a->data, k, b->data, 0.0f, c->data);
-  else rc_gemm_nn(m, n, k, 1.0f, a->data, k, b->data, n, 0.0f, c->data, n);
+  if (b->ndim == 1)
+    rc_gemv_n(m, k, 1.0f, a->data, k, b->data, 0.0f, c->data);
+  else
+    rc_gemm_nn(m, n, k, 1.0f, a->data, k, b->data, n, 0.0f, c->data, n);
   return 1;
 }
 
 /* ---- printing ------------------------------------------------------------------------- */
 
-#define PRINT_EDGE 3   /* items shown at each end of a long dimension */
+#define PRINT_EDGE 3 /* items shown at each end of a long dimension */
 #define PRINT_LIMIT 1000
 
 static void print_nested(luaL_Buffer *b, const rc_tensor *t, const float *p, int d, int summarize) {
@@ -613,27 +634,50 @@ static int mt_tostring(lua_State *L) {
   luaL_addstring(&b, "recur.Tensor of shape ");
   luaL_addstring(&b, shape);
   luaL_addchar(&b, '\n');
-  if (t->numel > 0) print_nested(&b, t, t->data, 0, t->numel > PRINT_LIMIT);
-  else luaL_addstring(&b, "[]");
+  if (t->numel > 0)
+    print_nested(&b, t, t->data, 0, t->numel > PRINT_LIMIT);
+  else
+    luaL_addstring(&b, "[]");
   luaL_pushresult(&b);
   return 1;
 }
 
 /* ---- registration ---------------------------------------------------------------- */
 
-static const luaL_Reg tensor_methods[] = {
-  {"shape", m_shape},   {"size", m_size},     {"dim", m_dim},       {"numel", m_numel},
-  {"totable", m_totable}, {"copy", m_copy},   {"clone", rcl_tensor_clone},   {"fill", m_fill},
-  {"zero", m_zero},     {"view", m_view},     {"reshape", m_view},  {"select", m_select},
-  {"narrow", m_narrow}, {"get", m_get},       {"set", m_set},       {"add", m_add},
-  {"sub", m_sub},       {"mul", m_mul},       {"div", m_div},       {"add_", m_add_},
-  {"sub_", m_sub_},     {"mul_", m_mul_},     {"div_", m_div_},     {"sum", m_sum},
-  {"mean", m_mean},     {"max", m_max},       {"argmax", m_argmax}, {"norm", m_norm},
-  {"matmul", m_matmul}, {NULL, NULL}};
+static const luaL_Reg tensor_methods[] = {{"shape", m_shape},
+                                          {"size", m_size},
+                                          {"dim", m_dim},
+                                          {"numel", m_numel},
+                                          {"totable", m_totable},
+                                          {"copy", m_copy},
+                                          {"clone", rcl_tensor_clone},
+                                          {"fill", m_fill},
+                                          {"zero", m_zero},
+                                          {"view", m_view},
+                                          {"reshape", m_view},
+                                          {"select", m_select},
+                                          {"narrow", m_narrow},
+                                          {"get", m_get},
+                                          {"set", m_set},
+                                          {"add", m_add},
+                                          {"sub", m_sub},
+                                          {"mul", m_mul},
+                                          {"div", m_div},
+                                          {"add_", m_add_},
+                                          {"sub_", m_sub_},
+                                          {"mul_", m_mul_},
+                                          {"div_", m_div_},
+                                          {"sum", m_sum},
+                                          {"mean", m_mean},
+                                          {"max", m_max},
+                                          {"argmax", m_argmax},
+                                          {"norm", m_norm},
+                                          {"matmul", m_matmul},
+                                          {NULL, NULL}};
 
-static const luaL_Reg tensor_functions[] = {
-  {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
-  {"randn", l_randn},   {"rand", l_rand},   {NULL, NULL}};
+static const luaL_Reg tensor_functions[] = {{"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones},
+                                            {"full", l_full},     {"randn", l_randn}, {"rand", l_rand},
+                                            {NULL, NULL}};
 
 void rcl_open_tensor(lua_State *L) {
   luaL_newmetatable(L, STORAGE);

@@ -22,8 +22,7 @@ RC_INTERNAL float *rcl_new_storage(lua_State *L, size_t n);
 /* pushes a new zeroed tensor with its own storage */
 RC_INTERNAL rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape);
 /* pushes a tensor over `data` that keeps the storage of the tensor or storage at `owner` alive */
-RC_INTERNAL rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim,
-                                    const lua_Integer *shape);
+RC_INTERNAL rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim, const lua_Integer *shape);
 RC_INTERNAL rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name);
 RC_INTERNAL rc_tensor *rcl_test_tensor(lua_State *L, int arg);
 /* raises "bad argument #arg to fn (name: expected shape (...), got (...))" unless t has it */
