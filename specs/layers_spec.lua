@@ -331,6 +331,22 @@ describe("recurrent layers", function()
     end)
   end)
 
+  it("saturates instead of overflowing for huge pre-activations", function()
+    for _, make in ipairs{recur.RNN, recur.GRU, recur.LSTM} do
+      local layer = make{input_size = 2, hidden_size = 3}
+      layer:flat_parameters():fill(50)
+      for _, v in ipairs{1e4, -1e4} do
+        local y = layer:forward(recur.full({3, 1, 2}, v))
+        for t = 1, 3 do for j = 1, 3 do
+          local e = y:get(t, 1, j)
+          assert.is_true(e == e and e >= -1 and e <= 1, "not finite in [-1, 1]: " .. tostring(e))
+        end end
+        local dx = layer:backward(recur.ones{3, 1, 3})
+        assert.is_true(dx:norm() == dx:norm(), "NaN gradient")
+      end
+    end
+  end)
+
   it("prints its configuration", function()
     assert.are.equal("recur.GRU(input_size=3, hidden_size=4, num_layers=2, bidirectional)",
       tostring(recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2, bidirectional = true}))

@@ -33,6 +33,23 @@ CASES = [
 ]
 
 
+def grid_cases():
+    """Every cell x 1-3 layers x bidirectional x batch_first (x proj_size for LSTM), small
+    sizes, inter-layer dropout set (the reference runs in evaluation mode)."""
+    cells = [("rnn_tanh", "RNN", {}), ("rnn_relu", "RNN", {"nonlinearity": "relu"}),
+             ("gru", "GRU", {}), ("lstm", "LSTM", {}), ("lstm_proj", "LSTM", {"proj_size": 2})]
+    for tag, cell, extra in cells:
+        for layers in (1, 2, 3):
+            for bidir in (False, True):
+                for bf in (False, True):
+                    opts = dict(input_size=2, hidden_size=3, num_layers=layers, bidirectional=bidir,
+                                batch_first=bf, **extra)
+                    if layers > 1:
+                        opts["dropout"] = 0.3
+                    name = "grid/%s_l%d%s%s" % (tag, layers, "_bi" if bidir else "", "_bf" if bf else "")
+                    yield (name, cell, opts, 3, 2, True)
+
+
 def lua_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -99,9 +116,9 @@ def make_case(name, cell, options, T, B, with_states, seed):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(os.path.join(OUT, "grid"), exist_ok=True)
     names = []
-    for i, case in enumerate(CASES):
+    for i, case in enumerate(CASES + list(grid_cases())):
         make_case(*case, seed=1000 + i)
         names.append(case[0])
     with open(os.path.join(OUT, "index.lua"), "w") as f:
