@@ -564,19 +564,19 @@ static int s_reset(lua_State *L) {
   return 1;
 }
 
+/* pushes a copy of the stepper's state tensor `key` */
+static void push_state_copy(lua_State *L, const char *key) {
+  lua_pushcfunction(L, rcl_tensor_clone);
+  get_field(L, 1, key);
+  lua_call(L, 1, 1);
+}
+
 /* copies of the hidden state (and cell state for LSTM) */
 static int s_state(lua_State *L) {
   stepper *st = check_stepper(L);
-  int lstm = st->m->cfg.cell == RC_LSTM;
-  get_field(L, 1, "h");
-  lua_pushcfunction(L, rcl_tensor_clone);
-  lua_insert(L, -2);
-  lua_call(L, 1, 1);
-  if (!lstm) return 1;
-  get_field(L, 1, "c");
-  lua_pushcfunction(L, rcl_tensor_clone);
-  lua_insert(L, -2);
-  lua_call(L, 1, 1);
+  push_state_copy(L, "h");
+  if (st->m->cfg.cell != RC_LSTM) return 1;
+  push_state_copy(L, "c");
   return 2;
 }
 
