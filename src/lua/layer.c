@@ -442,6 +442,16 @@ static int m_training(lua_State *L) {
   return 1;
 }
 
+static void set_int(lua_State *L, const char *key, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, key);
+}
+
+static void set_bool(lua_State *L, const char *key, int v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, -2, key);
+}
+
 /* the constructor options, PyTorch's names */
 static int m_config(lua_State *L) {
   layer *m = check_layer(L, 1);
@@ -449,24 +459,15 @@ static int m_config(lua_State *L) {
   lua_newtable(L);
   lua_pushstring(L, type_name(m));
   lua_setfield(L, -2, "type");
-  lua_pushinteger(L, c->input_size);
-  lua_setfield(L, -2, "input_size");
-  lua_pushinteger(L, c->hidden_size);
-  lua_setfield(L, -2, "hidden_size");
-  lua_pushinteger(L, c->num_layers);
-  lua_setfield(L, -2, "num_layers");
-  lua_pushboolean(L, c->bias);
-  lua_setfield(L, -2, "bias");
-  lua_pushboolean(L, m->batch_first);
-  lua_setfield(L, -2, "batch_first");
+  set_int(L, "input_size", c->input_size);
+  set_int(L, "hidden_size", c->hidden_size);
+  set_int(L, "num_layers", c->num_layers);
+  set_bool(L, "bias", c->bias);
+  set_bool(L, "batch_first", m->batch_first);
+  set_bool(L, "bidirectional", c->bidirectional);
   lua_pushnumber(L, c->dropout);
   lua_setfield(L, -2, "dropout");
-  lua_pushboolean(L, c->bidirectional);
-  lua_setfield(L, -2, "bidirectional");
-  if (c->cell == RC_LSTM) {
-    lua_pushinteger(L, c->proj_size);
-    lua_setfield(L, -2, "proj_size");
-  }
+  if (c->cell == RC_LSTM) set_int(L, "proj_size", c->proj_size);
   if (c->cell == RC_RNN_TANH || c->cell == RC_RNN_RELU) {
     lua_pushstring(L, c->cell == RC_RNN_RELU ? "relu" : "tanh");
     lua_setfield(L, -2, "nonlinearity");
