@@ -30,7 +30,13 @@ describe("layers match PyTorch", function()
       local layer = build(case)
       local lstm = case.cell == "LSTM"
       local x, h0, c0 = maybe(case, "x"), maybe(case, "h0"), maybe(case, "c0")
-      local y, hn, cn = layer:forward(x, h0, c0)
+      local lengths = case.tensors.lengths and {lengths = maybe(case, "lengths")} or nil
+      local y, hn, cn
+      if lstm then
+        y, hn, cn = layer:forward(x, h0, c0, lengths)
+      else
+        y, hn = layer:forward(x, h0, lengths)
+      end
       helpers.assert_close(y, maybe(case, "y"), TOL, "y")
       helpers.assert_close(hn, maybe(case, "hn"), TOL, "hn")
       if lstm then helpers.assert_close(cn, maybe(case, "cn"), TOL, "cn") end
@@ -49,6 +55,7 @@ describe("layers match PyTorch", function()
       local layer = build(case)
       local expected = {}
       for k in pairs(case.tensors) do
+        -- parameters, not "grad.*" nor inputs
         if k:match("^weight_") or k:match("^bias_") then expected[#expected + 1] = k end
       end
       local names = layer:parameter_names()

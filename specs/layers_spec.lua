@@ -279,6 +279,35 @@ describe("recurrent layers", function()
     end)
   end)
 
+  describe("variable lengths", function()
+    it("ignores padding, even NaN, and freezes finished rows", function()
+      local layer = recur.LSTM{input_size = 2, hidden_size = 3, num_layers = 2, bidirectional = true}
+      local x = recur.randn{4, 2, 2}
+      local padded = x:clone()
+      for t = 3, 4 do padded:set(t, 2, 1, 0 / 0) end
+      local y2, hn2 = layer:forward(x:narrow(1, 1, 2):select(2, 2):view{2, 1, 2})
+      local y, hn, cn = layer:forward(padded, nil, nil, {lengths = {4, 2}})
+      helpers.assert_close(y:select(2, 2):narrow(1, 1, 2):view{2, 1, 6}, y2, 1e-6, "row 2 output")
+      assert.are.equal(0, y:select(2, 2):narrow(1, 3, 2):norm())
+      assert.are.equal(hn2:get(1, 1, 1), hn:get(1, 2, 1))
+      assert.is_true(cn:norm() == cn:norm())
+      local dx = layer:backward(recur.ones{4, 2, 6}, recur.ones{4, 2, 3}, recur.ones{4, 2, 3})
+      assert.are.equal(0, dx:select(2, 2):narrow(1, 3, 2):norm())
+      assert.is_true(layer:flat_gradients():norm() == layer:flat_gradients():norm(), "NaN reached the gradients")
+    end)
+
+    it("accepts lengths as a tensor and checks them", function()
+      local gru = recur.GRU{input_size = 1, hidden_size = 2}
+      local x = recur.ones{3, 2, 1}
+      gru:forward(x, nil, {lengths = recur.tensor{3, 1}})
+      assert.matches("lengths%[2%]: expected an integer in 1..3", error_of(gru.forward, gru, x, nil, {lengths = {3, 4}}))
+      assert.matches("lengths%[1%]: expected an integer in 1..3", error_of(gru.forward, gru, x, nil, {lengths = {0, 1}}))
+      assert.matches("lengths%[1%]: expected an integer in 1..3", error_of(gru.forward, gru, x, nil, {lengths = {1.5, 1}}))
+      assert.matches("lengths%[2%]: expected an integer", error_of(gru.forward, gru, x, nil, {lengths = {1, "2"}}))
+      assert.matches("lengths: expected a 1%-D tensor or an array of 2 integers", error_of(gru.forward, gru, x, nil, {lengths = {1}}))
+    end)
+  end)
+
   describe("bad input", function()
     local gru = recur.GRU{input_size = 3, hidden_size = 4, num_layers = 2}
     it("wrong input_size and wrong dimensions of x", function()
@@ -290,7 +319,9 @@ describe("recurrent layers", function()
       assert.matches("h0: expected shape %(2, 2, 4%), got %(2, 3, 4%)", error_of(gru.forward, gru, recur.zeros{5, 2, 3}, recur.zeros{2, 3, 4}))
       local lstm = recur.LSTM{input_size = 3, hidden_size = 4}
       assert.matches("c0: expected shape %(1, 2, 4%), got %(1, 2, 5%)", error_of(lstm.forward, lstm, recur.zeros{5, 2, 3}, nil, recur.zeros{1, 2, 5}))
-      assert.matches("takes at most 2 arguments", error_of(gru.forward, gru, recur.zeros{5, 2, 3}, nil, recur.zeros{2, 2, 4}))
+      assert.matches("options: expected a table such as {lengths = ...}, got recur.Tensor %(only LSTM has c0%)",
+        error_of(gru.forward, gru, recur.zeros{5, 2, 3}, nil, recur.zeros{2, 2, 4}))
+      assert.matches("takes at most 3 arguments", error_of(gru.forward, gru, recur.zeros{5, 2, 3}, nil, {}, recur.zeros{2, 2, 4}))
     end)
     it("non-tensor arguments", function()
       assert.matches("x: expected a recur.Tensor, got table", error_of(gru.forward, gru, {{1, 2, 3}}))

@@ -190,11 +190,19 @@ typedef struct row_block {
   int stride, col, batch_first;
 } row_block;
 
-/* writes the B contiguous rows of `width` floats of time t into dst */
-static void put_step(int t, int T, int B, int width, const float *src, row_block dst) {
-  for (int b = 0; b < B; b++)
-    memcpy(dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col, src + (size_t)b * width,
-           (size_t)width * sizeof(float));
+/* row b takes part in time t (see "variable lengths" below) */
+static int is_active(const int *lengths, int b, int t) { return !lengths || lengths[b] > t; }
+
+/* writes the B contiguous rows of `width` floats of time t into dst; rows whose
+ * sequence has ended get zeros */
+static void put_step(int t, int T, int B, int width, const float *src, const int *lengths, row_block dst) {
+  for (int b = 0; b < B; b++) {
+    float *d = dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col;
+    if (is_active(lengths, b, t))
+      memcpy(d, src + (size_t)b * width, (size_t)width * sizeof(float));
+    else
+      memset(d, 0, (size_t)width * sizeof(float));
+  }
 }
 
 /* copies a whole (T, B, width) or (B, T, width) buffer into dst */
@@ -212,7 +220,7 @@ static void copy_or_zero(float *dst, const float *src, size_t n) {
     memset(dst, 0, n * sizeof(float));
 }
 
-/* ---- forward ---------------------------------------------------------------- */
+/* ---- time steps ---------------------------------------------------------------- */
 
 typedef struct step_slots {
   int prev, next;
@@ -231,6 +239,7 @@ static step_slots slots_of_time(int t, int dir) {
 typedef struct dir_context {
   const rc_rnn_config *cfg;
   int T, B, in, H, hout, gh, dir;
+  const int *lengths; /* NULL: every sequence has T steps */
   rc_rnn_params p;
 } dir_context;
 
@@ -244,6 +253,7 @@ static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, i
   cx.hout = rc_rnn_hout(cfg);
   cx.gh = rc_rnn_gates(cfg->cell) * cfg->hidden_size;
   cx.dir = dir;
+  cx.lengths = io->lengths;
   rc_rnn_param_layout(cfg, layer, dir, &cx.p);
   return cx;
 }
@@ -251,6 +261,44 @@ static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, i
 static const float *param_or_null(const float *params, size_t off) {
   return off == RC_ABSENT ? NULL : params + off;
 }
+
+/* ---- variable lengths ----------------------------------------------------------
+ * Row b takes part in time t when t < lengths[b]. Rows past their end keep their
+ * state (so hn is the state at the last valid step, and the reverse direction
+ * starts from h0 at each row's own last step), output zeros, and get no gradient,
+ * like PyTorch's packed sequences. */
+
+/* the rows [0, n) hold every active row of time t (all of them when sorted by length) */
+static int active_prefix(const dir_context *cx, int t) {
+  if (!cx->lengths) return cx->B;
+  int n = cx->B;
+  while (n > 0 && !is_active(cx->lengths, n - 1, t)) n--;
+  return n;
+}
+
+/* the next run of active rows at or after *b0 below `end`: moves *b0 to its start and
+ * returns its length, 0 when there is none */
+static int next_run(const dir_context *cx, int t, int end, int *b0) {
+  while (*b0 < end && !is_active(cx->lengths, *b0, t)) (*b0)++;
+  int b1 = *b0;
+  while (b1 < end && is_active(cx->lengths, b1, t)) b1++;
+  return b1 - *b0;
+}
+
+/* sets the rows of time t that are not active to `value` rows (or zero when NULL) */
+static void set_inactive_rows(const dir_context *cx, int t, int width, float *rows, const float *value) {
+  if (!cx->lengths) return;
+  for (int b = 0; b < cx->B; b++) {
+    if (is_active(cx->lengths, b, t)) continue;
+    float *r = rows + (size_t)b * width;
+    if (value)
+      memcpy(r, value + (size_t)b * width, (size_t)width * sizeof(float));
+    else
+      memset(r, 0, (size_t)width * sizeof(float));
+  }
+}
+
+/* ---- forward ------------------------------------------------------------------- */
 
 /* x W_ih^T + biases for all T*B rows at once (b_hh is folded in except for GRU) */
 static void input_projection(const dir_context *cx, const float *params, const float *x, float *gates) {
@@ -261,38 +309,58 @@ static void input_projection(const dir_context *cx, const float *params, const f
   rows_times_wt(rows, cx->gh, cx->in, x, params + cx->p.w_ih, 1.0f, gates);
 }
 
-/* one time step: gates of time t already hold the input projection */
-static void step_forward(const dir_context *cx, const float *params, dir_buffers *db, int t) {
-  int B = cx->B, H = cx->H, hout = cx->hout;
+/* the buffers of one time step */
+typedef struct step_view {
+  float *g, *hh;       /* (B, G*H); hh: GRU only */
+  const float *h_prev; /* (B, Hout) */
+  float *h;            /* (B, Hout) */
+  const float *c_prev; /* LSTM: (B, H) */
+  float *c, *m;        /* LSTM: (B, H); m is h itself without projection */
+} step_view;
+
+static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t) {
+  size_t B = cx->B;
   step_slots sl = slots_of_time(t, cx->dir);
-  float *g = db->gates + (size_t)t * B * cx->gh;
-  const float *h_prev = db->h + (size_t)sl.prev * B * hout;
-  float *h = db->h + (size_t)sl.next * B * hout;
-  const float *w_hh = params + cx->p.w_hh;
+  step_view v;
+  v.g = db->gates + t * B * cx->gh;
+  v.hh = db->hh ? db->hh + t * B * cx->gh : v.g;
+  v.h_prev = db->h + sl.prev * B * cx->hout;
+  v.h = db->h + sl.next * B * cx->hout;
+  v.c_prev = db->c ? db->c + sl.prev * B * cx->H : NULL;
+  v.c = db->c ? db->c + sl.next * B * cx->H : NULL;
+  v.m = db->m ? db->m + t * B * cx->H : v.h;
+  return v;
+}
+
+/* the cell's pointwise pass over rows [b0, b0 + n) */
+static void cell_forward(const dir_context *cx, const step_view *v, int b0, int n) {
+  size_t gh = (size_t)b0 * cx->gh, hs = (size_t)b0 * cx->hout, cs = (size_t)b0 * cx->H;
   switch (cx->cfg->cell) {
-    case RC_RNN_TANH:
-    case RC_RNN_RELU:
-      rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, g);
-      if (cx->cfg->cell == RC_RNN_TANH)
-        rc_rnn_tanh_forward(B, H, g, h);
-      else
-        rc_rnn_relu_forward(B, H, g, h);
-      break;
-    case RC_GRU: {
-      float *hh = db->hh + (size_t)t * B * cx->gh;
-      fill_rows(B, cx->gh, param_or_null(params, cx->p.b_hh), NULL, hh);
-      rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, hh);
-      rc_gru_forward(B, H, g, hh, h_prev, h);
-      break;
-    }
-    case RC_LSTM: {
-      float *m = db->m ? db->m + (size_t)t * B * H : h;
-      rows_times_wt(B, cx->gh, hout, h_prev, w_hh, 1.0f, g);
-      rc_lstm_forward(B, H, g, db->c + (size_t)sl.prev * B * H, db->c + (size_t)sl.next * B * H, m);
-      if (db->m) rows_times_wt(B, hout, H, m, params + cx->p.w_hr, 0.0f, h);
-      break;
-    }
+    case RC_RNN_TANH: rc_rnn_tanh_forward(n, cx->H, v->g + gh, v->h + hs); break;
+    case RC_RNN_RELU: rc_rnn_relu_forward(n, cx->H, v->g + gh, v->h + hs); break;
+    case RC_GRU: rc_gru_forward(n, cx->H, v->g + gh, v->hh + gh, v->h_prev + hs, v->h + hs); break;
+    case RC_LSTM: rc_lstm_forward(n, cx->H, v->g + gh, v->c_prev + cs, v->c + cs, v->m + cs); break;
   }
+}
+
+/* one time step: the gates of time t already hold the input projection */
+static void step_forward(const dir_context *cx, const float *params, dir_buffers *db, int t) {
+  step_view v = view_of_step(cx, db, t);
+  int rows = active_prefix(cx, t);
+  if (cx->cfg->cell == RC_GRU) /* hh = h_prev W_hh^T + b_hh, kept apart for r * (W_hn h + b_hn) */
+    fill_rows(rows, cx->gh, param_or_null(params, cx->p.b_hh), NULL, v.hh);
+  rows_times_wt(rows, cx->gh, cx->hout, v.h_prev, params + cx->p.w_hh, 1.0f, v.hh);
+  int b0 = 0, n;
+  while ((n = next_run(cx, t, rows, &b0)) > 0) {
+    cell_forward(cx, &v, b0, n);
+    b0 += n;
+  }
+  if (db->m) { /* h = m W_hr^T */
+    set_inactive_rows(cx, t, cx->H, v.m, NULL);
+    rows_times_wt(rows, cx->hout, cx->H, v.m, params + cx->p.w_hr, 0.0f, v.h);
+  }
+  set_inactive_rows(cx, t, cx->hout, v.h, v.h_prev);
+  if (v.c) set_inactive_rows(cx, t, cx->H, v.c, v.c_prev);
 }
 
 static void direction_forward(const dir_context *cx, const float *params, const float *x, dir_buffers *db,
@@ -304,7 +372,8 @@ static void direction_forward(const dir_context *cx, const float *params, const 
   for (int s = 0; s < T; s++) {
     int t = time_of_step(s, T, cx->dir);
     step_forward(cx, params, db, t);
-    put_step(t, T, B, cx->hout, db->h + (size_t)slots_of_time(t, cx->dir).next * B * cx->hout, out);
+    put_step(t, T, B, cx->hout, db->h + (size_t)slots_of_time(t, cx->dir).next * B * cx->hout, cx->lengths,
+             out);
   }
   memcpy(hn, db->h + (size_t)last * B * cx->hout, (size_t)B * cx->hout * sizeof(float));
   if (db->c && cn) memcpy(cn, db->c + (size_t)last * B * cx->H, (size_t)B * cx->H * sizeof(float));
@@ -329,6 +398,11 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
   layout(cfg, T, B, ws, NULL, 0, &lb);
   row_block x0 = {lb.x, cfg->input_size, 0, 0};
   copy_all_rows(T, B, cfg->input_size, x, io->batch_first, x0);
+  if (io->lengths) /* padding never reaches the maths, even if it holds NaN */
+    for (int t = 0; t < T; t++)
+      for (int b = 0; b < B; b++)
+        if (!is_active(io->lengths, b, t))
+          memset(lb.x + ((size_t)t * B + b) * cfg->input_size, 0, (size_t)cfg->input_size * sizeof(float));
   for (int l = 0; l < L; l++) {
     row_block out = {y, D * hout, 0, io->batch_first};
     if (l + 1 < L) {
@@ -352,33 +426,47 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
 
 /* ---- backward --------------------------------------------------------------- */
 
-/* one time step backward; dh holds dL/dh_t (all paths), dh_prev receives dL/dh_{t-1} */
-static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, shared_buffers *s,
-                          int t, const float *dh, float *dh_prev) {
-  int B = cx->B, H = cx->H, hout = cx->hout;
-  step_slots sl = slots_of_time(t, cx->dir);
-  float *g = db->gates + (size_t)t * B * cx->gh, *dg_hh = g;
-  const float *h_prev = db->h + (size_t)sl.prev * B * hout;
-  memset(dh_prev, 0, (size_t)B * hout * sizeof(float));
+/* the cell's backward pass over rows [b0, b0 + n): dh (or dm with projection) in;
+ * gates (and hh for GRU) get their gradients; dh_prev the direct path; dc is carried */
+static void cell_backward(const dir_context *cx, const step_view *v, shared_buffers *s, const float *dh,
+                          float *dh_prev, int b0, int n) {
+  size_t gh = (size_t)b0 * cx->gh, hs = (size_t)b0 * cx->hout, cs = (size_t)b0 * cx->H;
   switch (cx->cfg->cell) {
-    case RC_RNN_TANH: rc_rnn_tanh_backward(B, H, dh, g); break;
-    case RC_RNN_RELU: rc_rnn_relu_backward(B, H, dh, g); break;
+    case RC_RNN_TANH: rc_rnn_tanh_backward(n, cx->H, dh + hs, v->g + gh); break;
+    case RC_RNN_RELU: rc_rnn_relu_backward(n, cx->H, dh + hs, v->g + gh); break;
     case RC_GRU:
-      dg_hh = db->hh + (size_t)t * B * cx->gh;
-      rc_gru_backward(B, H, dh, h_prev, g, dg_hh, dh_prev);
+      rc_gru_backward(n, cx->H, dh + hs, v->h_prev + hs, v->g + gh, v->hh + gh, dh_prev + hs);
       break;
     case RC_LSTM: {
-      const float *dm = dh;
-      if (db->m) { /* h = m W_hr^T: keep dL/dh for dW_hr, dL/dm = dh W_hr */
-        memcpy(s->dhs + (size_t)t * B * hout, dh, (size_t)B * hout * sizeof(float));
-        rows_times_w(B, H, hout, dh, params + cx->p.w_hr, 0.0f, s->dm);
-        dm = s->dm;
-      }
-      rc_lstm_backward(B, H, dm, db->c + (size_t)sl.prev * B * H, db->c + (size_t)sl.next * B * H, g, s->dc);
+      const float *dm = v->m != v->h ? s->dm + cs : dh + hs;
+      rc_lstm_backward(n, cx->H, dm, v->c_prev + cs, v->c + cs, v->g + gh, s->dc + cs);
       break;
     }
   }
-  rows_times_w(B, hout, cx->gh, dg_hh, params + cx->p.w_hh, 1.0f, dh_prev);
+}
+
+/* one time step backward; dh holds dL/dh_t (all paths), dh_prev receives dL/dh_{t-1}
+ * (rows whose sequence has ended pass dh through unchanged) */
+static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, shared_buffers *s,
+                          int t, const float *dh, float *dh_prev) {
+  step_view v = view_of_step(cx, db, t);
+  int rows = active_prefix(cx, t);
+  memset(dh_prev, 0, (size_t)cx->B * cx->hout * sizeof(float));
+  set_inactive_rows(cx, t, cx->hout, dh_prev, dh);
+  if (db->m) { /* h = m W_hr^T: keep dL/dh for dW_hr; dL/dm = dh W_hr */
+    float *dhs = s->dhs + (size_t)t * cx->B * cx->hout;
+    memcpy(dhs, dh, (size_t)cx->B * cx->hout * sizeof(float));
+    set_inactive_rows(cx, t, cx->hout, dhs, NULL);
+    rows_times_w(rows, cx->H, cx->hout, dhs, params + cx->p.w_hr, 0.0f, s->dm);
+  }
+  int b0 = 0, n;
+  while ((n = next_run(cx, t, rows, &b0)) > 0) {
+    cell_backward(cx, &v, s, dh, dh_prev, b0, n);
+    b0 += n;
+  }
+  set_inactive_rows(cx, t, cx->gh, v.g, NULL);
+  if (v.hh != v.g) set_inactive_rows(cx, t, cx->gh, v.hh, NULL);
+  rows_times_w(rows, cx->hout, cx->gh, v.hh, params + cx->p.w_hh, 1.0f, dh_prev);
 }
 
 /* parameter gradients and dx for the whole sequence, as single GEMMs over K = T*B */
@@ -411,7 +499,8 @@ static void direction_backward(const dir_context *cx, const float *params, float
     int t = time_of_step(s_, T, cx->dir);
     const float *dyt = dy + (size_t)t * B * width + (size_t)cx->dir * hout;
     for (int b = 0; b < B; b++)
-      for (int j = 0; j < hout; j++) dh[(size_t)b * hout + j] += dyt[(size_t)b * width + j];
+      if (is_active(cx->lengths, b, t))
+        for (int j = 0; j < hout; j++) dh[(size_t)b * hout + j] += dyt[(size_t)b * width + j];
     step_backward(cx, params, db, s, t, dh, dh_prev);
     float *tmp = dh;
     dh = dh_prev;

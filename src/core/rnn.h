@@ -45,7 +45,7 @@ RC_INTERNAL size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B)
 typedef struct rc_rnn_io {
   int T, B;
   int batch_first;    /* x, y and their gradients are (B, T, .) */
-  const int *lengths; /* reserved for variable-length batches; NULL = all T */
+  const int *lengths; /* per batch row, 1..T (see rnn.c, "variable lengths"); NULL = all T */
 } rc_rnn_io;
 
 /* Runs the whole stack; h0/c0 may be NULL (zeros); cn is ignored unless LSTM.

@@ -1,6 +1,7 @@
 /* recur.Generator: a seeded PCG32 stream with uniform, normal and integer draws,
  * and a state that can be saved and restored exactly. */
 #include "generator.h"
+#include "tensor.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,7 @@ rc_rng *rcl_opt_generator(lua_State *L, int arg) {
   rc_rng *g = (rc_rng *)luaL_testudata(L, arg, RC_GENERATOR);
   if (!g)
     luaL_argerror(L, arg,
-                  lua_pushfstring(L, "generator: expected a recur.Generator, got %s", luaL_typename(L, arg)));
+                  lua_pushfstring(L, "generator: expected a recur.Generator, got %s", rcl_typename(L, arg)));
   return g;
 }
 

@@ -24,6 +24,8 @@ typedef struct layer {
   size_t ws_floats;
   /* the last forward, which backward differentiates */
   int has_forward, unbatched, T, B;
+  int *lengths; /* per batch row, or NULL; storage kept in the user value table */
+  size_t lengths_cap;
 } layer;
 
 static layer *test_layer(lua_State *L, int arg) {
@@ -77,7 +79,7 @@ static int opt_bool(option_reader *o, const char *key, int def) {
   if (type == LUA_TBOOLEAN)
     v = lua_toboolean(L, -1);
   else if (type != LUA_TNIL)
-    luaL_error(L, "%s: option %s: expected a boolean, got %s", o->type, key, luaL_typename(L, -1));
+    luaL_error(L, "%s: option %s: expected a boolean, got %s", o->type, key, rcl_typename(L, -1));
   lua_pop(L, 1);
   return v;
 }
@@ -89,7 +91,7 @@ static double opt_number(option_reader *o, const char *key, double def) {
   if (type == LUA_TNUMBER)
     v = lua_tonumber(L, -1);
   else if (type != LUA_TNIL)
-    luaL_error(L, "%s: option %s: expected a number, got %s", o->type, key, luaL_typename(L, -1));
+    luaL_error(L, "%s: option %s: expected a number, got %s", o->type, key, rcl_typename(L, -1));
   lua_pop(L, 1);
   return v;
 }
@@ -283,10 +285,52 @@ static void check_extra_args(lua_State *L, const layer *m, int max_args, const c
                fn, max_args - 1);
 }
 
+/* reads opts.lengths (a Lua array or a 1-D tensor of B integers in 1..T) into the
+ * layer's lengths buffer; returns it, or NULL when opts or lengths is absent */
+static int *read_lengths(lua_State *L, layer *m, int opts, lua_Integer T, lua_Integer B) {
+  if (lua_isnoneornil(L, opts)) return NULL;
+  if (!lua_istable(L, opts))
+    luaL_argerror(
+        L, opts,
+        lua_pushfstring(L, "options: expected a table such as {lengths = ...}, got %s%s",
+                        rcl_typename(L, opts), m->cfg.cell == RC_LSTM ? "" : " (only LSTM has c0)"));
+  lua_getfield(L, opts, "lengths");
+  int at = lua_gettop(L);
+  if (lua_isnil(L, at)) return NULL;
+  rc_tensor *t = rcl_test_tensor(L, at);
+  lua_Integer n = t ? (lua_Integer)t->numel : (lua_istable(L, at) ? (lua_Integer)luaL_len(L, at) : -1);
+  if (n != B || (t && t->ndim != 1))
+    luaL_argerror(L, opts,
+                  lua_pushfstring(L, "lengths: expected a 1-D tensor or an array of %I integers", B));
+  if ((size_t)B > m->lengths_cap) {
+    lua_getiuservalue(L, 1, 1);
+    m->lengths = (int *)(void *)rcl_new_storage(L, (size_t)B);
+    m->lengths_cap = (size_t)B;
+    lua_setfield(L, -2, "lengths");
+    lua_pop(L, 1);
+  }
+  for (lua_Integer b = 0; b < B; b++) {
+    int is_number = 1;
+    double v;
+    if (t) {
+      v = t->data[b];
+    } else {
+      is_number = lua_geti(L, at, b + 1) == LUA_TNUMBER;
+      v = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+    if (!is_number || v != (double)(lua_Integer)v || v < 1 || v > (double)T)
+      luaL_argerror(L, opts, lua_pushfstring(L, "lengths[%I]: expected an integer in 1..%I", b + 1, T));
+    m->lengths[b] = (int)v;
+  }
+  lua_pop(L, 1);
+  return m->lengths;
+}
+
 static int m_forward(lua_State *L) {
   layer *m = check_layer(L, 1);
-  int lstm = m->cfg.cell == RC_LSTM;
-  check_extra_args(L, m, lstm ? 4 : 3, "forward");
+  int lstm = m->cfg.cell == RC_LSTM, opts = lstm ? 5 : 4;
+  check_extra_args(L, m, opts, "forward");
   rc_tensor *x = rcl_check_tensor(L, 2, "x");
   if (x->ndim != 2 && x->ndim != 3)
     return luaL_argerror(
@@ -301,8 +345,10 @@ static int m_forward(lua_State *L) {
     return luaL_argerror(L, 2, "x: sequence too large (T * B * size exceeds the BLAS int range)");
   const float *h0 = opt_state(L, 3, "h0", s.ndim_state, s.h);
   const float *c0 = lstm ? opt_state(L, 4, "c0", s.ndim_state, s.c) : NULL;
+  m->has_forward = 0; /* stays 0 if the forward raises */
+  const int *lengths = read_lengths(L, m, opts, T, B);
   ensure_workspace(L, 1, "ws", &m->ws, &m->ws_floats, rc_rnn_workspace_size(&m->cfg, (int)T, (int)B));
-  lua_settop(L, 4);
+  lua_settop(L, 5);
   rc_tensor *y = rcl_new_tensor(L, s.ndim_seq, s.y);    /* 5 */
   rc_tensor *hn = rcl_new_tensor(L, s.ndim_state, s.h); /* 6 */
   rc_tensor *cn = lstm ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
@@ -310,11 +356,10 @@ static int m_forward(lua_State *L) {
   io.T = (int)T;
   io.B = (int)B;
   io.batch_first = m->batch_first && !unbatched;
-  io.lengths = NULL;
-  m->has_forward = 0; /* stays 0 if the forward raises */
+  io.lengths = lengths;
   rc_rnn_forward(&m->cfg, m->params, m->ws, &io, x->data, h0, c0, m->training, rcl_default_generator(L),
                  y->data, hn->data, cn ? cn->data : NULL);
-  m->has_forward = 1;
+  m->has_forward = lengths ? 2 : 1; /* 2: backward uses m->lengths */
   m->unbatched = unbatched;
   m->T = (int)T;
   m->B = (int)B;
@@ -342,7 +387,7 @@ static int m_backward(lua_State *L) {
   io.T = m->T;
   io.B = m->B;
   io.batch_first = m->batch_first && !m->unbatched;
-  io.lengths = NULL;
+  io.lengths = m->has_forward == 2 ? m->lengths : NULL;
   m->has_forward = 0; /* backward overwrites the activations with gradients */
   rc_rnn_backward(&m->cfg, m->params, m->grads, m->ws, &io, gy->data, ghn, gcn, dx->data, dh0->data,
                   dc0 ? dc0->data : NULL);

@@ -52,12 +52,21 @@ rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape) {
   return t;
 }
 
+const char *rcl_typename(lua_State *L, int idx) {
+  const char *name = NULL;
+  if (luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
+    name = lua_tostring(L, -1); /* the metatable keeps the string alive */
+    lua_pop(L, 1);
+  }
+  return name ? name : luaL_typename(L, idx);
+}
+
 rc_tensor *rcl_test_tensor(lua_State *L, int arg) { return (rc_tensor *)luaL_testudata(L, arg, RC_TENSOR); }
 
 rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name) {
   rc_tensor *t = rcl_test_tensor(L, arg);
   if (!t) {
-    const char *msg = lua_pushfstring(L, "%s: expected a recur.Tensor, got %s", name, luaL_typename(L, arg));
+    const char *msg = lua_pushfstring(L, "%s: expected a recur.Tensor, got %s", name, rcl_typename(L, arg));
     luaL_argerror(L, arg, msg);
   }
   return t;
@@ -204,7 +213,7 @@ static int l_tensor(lua_State *L) {
   }
   if (lua_type(L, 1) != LUA_TTABLE)
     return luaL_argerror(
-        L, 1, lua_pushfstring(L, "expected a nested table of numbers, got %s", luaL_typename(L, 1)));
+        L, 1, lua_pushfstring(L, "expected a nested table of numbers, got %s", rcl_typename(L, 1)));
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = nested_shape(L, 1, shape);
   rc_tensor *t = rcl_new_tensor(L, ndim, shape);
@@ -474,7 +483,7 @@ static void binary(lua_State *L, binop op, rc_tensor *t, rc_tensor *out) {
     for (size_t i = 0; i < t->numel; i++) out->data[i] = apply(op, t->data[i], v);
   } else {
     luaL_argerror(
-        L, 2, lua_pushfstring(L, "other: expected a number or a recur.Tensor, got %s", luaL_typename(L, 2)));
+        L, 2, lua_pushfstring(L, "other: expected a number or a recur.Tensor, got %s", rcl_typename(L, 2)));
   }
 }
 

@@ -23,6 +23,8 @@ RC_INTERNAL float *rcl_new_storage(lua_State *L, size_t n);
 RC_INTERNAL rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape);
 /* pushes a tensor over `data` that keeps the storage of the tensor or storage at `owner` alive */
 RC_INTERNAL rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim, const lua_Integer *shape);
+/* the __name of a value's metatable (e.g. "recur.Tensor"), else its Lua type name */
+RC_INTERNAL const char *rcl_typename(lua_State *L, int idx);
 RC_INTERNAL rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name);
 RC_INTERNAL rc_tensor *rcl_test_tensor(lua_State *L, int arg);
 /* raises "bad argument #arg to fn (name: expected shape (...), got (...))" unless t has it */

@@ -1,0 +1,167 @@
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+
+void rc_linear_forward(int N, int in, int out, const float *x, const float *W, const float *b, float *y) {
+  for (int r = 0; r < N; r++) {
+    if (b)
+      memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
+    else
+      memset(y + (size_t)r * out, 0, (size_t)out * sizeof(float));
+  }
+  rc_gemm_nt(N, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
+}
+
+void rc_linear_backward(int N, int in, int out, const float *x, const float *W, const float *gy, float *gW,
+                        float *gb, float *dx) {
+  rc_gemm_tn(out, in, N, 1.0f, gy, out, x, in, 1.0f, gW, in);
+  if (gb)
+    for (int r = 0; r < N; r++)
+      for (int j = 0; j < out; j++) gb[j] += gy[(size_t)r * out + j];
+  if (dx) rc_gemm_nn(N, in, out, 1.0f, gy, out, W, in, 0.0f, dx, in);
+}
+
+void rc_embedding_forward(size_t n, int dim, const float *W, const int32_t *idx, float *out) {
+  for (size_t i = 0; i < n; i++) memcpy(out + i * dim, W + (size_t)idx[i] * dim, (size_t)dim * sizeof(float));
+}
+
+void rc_embedding_backward(size_t n, int dim, const int32_t *idx, const float *gy, float *gW) {
+  for (size_t i = 0; i < n; i++) {
+    float *row = gW + (size_t)idx[i] * dim;
+    for (int j = 0; j < dim; j++) row[j] += gy[i * dim + j];
+  }
+}
+
+void rc_dropout(size_t n, float p, rc_rng *rng, const float *x, float *mask, float *y) {
+  float keep = 1.0f / (1.0f - p);
+  for (size_t i = 0; i < n; i++) {
+    mask[i] = rc_rng_uniform_f(rng) < p ? 0.0f : keep;
+    y[i] = x[i] * mask[i];
+  }
+}
+
+/* log-sum-exp of a row, shifted by its maximum so that exp cannot overflow */
+static double log_sum_exp(int C, const float *row, float *max_out) {
+  float mx = row[0];
+  for (int c = 1; c < C; c++)
+    if (row[c] > mx) mx = row[c];
+  double s = 0.0;
+  for (int c = 0; c < C; c++) s += exp((double)row[c] - mx);
+  *max_out = mx;
+  return log(s) + mx;
+}
+
+double rc_cross_entropy(int N, int C, const float *logits, const int32_t *target, int32_t ignore, float scale,
+                        float *grad, size_t *counted) {
+  double total = 0.0;
+  size_t n = 0;
+  for (int r = 0; r < N; r++) {
+    const float *row = logits + (size_t)r * C;
+    float *g = grad ? grad + (size_t)r * C : NULL;
+    if (target[r] == ignore) {
+      if (g) memset(g, 0, (size_t)C * sizeof(float));
+      continue;
+    }
+    float mx;
+    double lse = log_sum_exp(C, row, &mx);
+    total += lse - row[target[r]];
+    n++;
+    if (g) { /* d/dlogits of -log softmax = softmax - onehot */
+      for (int c = 0; c < C; c++) g[c] = (float)(exp((double)row[c] - lse) * scale);
+      g[target[r]] -= scale;
+    }
+  }
+  *counted = n;
+  return total;
+}
+
+double rc_regression_loss(rc_regression kind, size_t n, const float *x, const float *y, float beta,
+                          float scale, float *grad) {
+  double total = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    float d = x[i] - y[i], ad = fabsf(d), g;
+    switch (kind) {
+      case RC_MSE:
+        total += (double)d * d;
+        g = 2.0f * d;
+        break;
+      case RC_L1:
+        total += ad;
+        g = (float)((d > 0) - (d < 0));
+        break;
+      default:
+        if (ad < beta) {
+          total += 0.5 * (double)d * d / beta;
+          g = d / beta;
+        } else {
+          total += ad - 0.5 * beta;
+          g = (float)((d > 0) - (d < 0));
+        }
+    }
+    if (grad) grad[i] = g * scale;
+  }
+  return total;
+}
+
+void rc_sgd_step(const rc_sgd *o, size_t n, float *p, const float *g, float *buf, int first) {
+  for (size_t i = 0; i < n; i++) {
+    float d = g[i];
+    if (o->weight_decay != 0.0f) d += o->weight_decay * p[i];
+    if (o->momentum != 0.0f) {
+      buf[i] = first ? d : buf[i] * o->momentum + (1.0f - o->dampening) * d;
+      d = o->nesterov ? d + o->momentum * buf[i] : buf[i];
+    }
+    p[i] -= o->lr * d;
+  }
+}
+
+void rc_adam_step(const rc_adam *o, long step, size_t n, float *p, const float *g, float *m, float *v,
+                  float *vmax) {
+  float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
+  float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
+  double bc1 = 1.0 - pow(o->beta1, (double)step), bc2 = 1.0 - pow(o->beta2, (double)step);
+  float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+  float decay = (float)(1.0 - o->lr * o->weight_decay), wd = (float)o->weight_decay;
+  for (size_t i = 0; i < n; i++) {
+    float d = g[i];
+    if (o->decoupled)
+      p[i] *= decay;
+    else if (wd != 0.0f)
+      d += wd * p[i];
+    m[i] = m[i] * b1 + one_minus_b1 * d;
+    v[i] = v[i] * b2 + one_minus_b2 * d * d;
+    float second = v[i];
+    if (o->amsgrad) {
+      if (vmax[i] < v[i]) vmax[i] = v[i];
+      second = vmax[i];
+    }
+    float denom = sqrtf(second) / bc2_sqrt + eps;
+    p[i] -= step_size * (m[i] / denom);
+  }
+}
+
+void rc_rmsprop_step(const rc_rmsprop *o, size_t n, float *p, const float *g, float *square_avg,
+                     float *grad_avg, float *buf) {
+  for (size_t i = 0; i < n; i++) {
+    float d = g[i];
+    if (o->weight_decay != 0.0f) d += o->weight_decay * p[i];
+    square_avg[i] = square_avg[i] * o->alpha + (1.0f - o->alpha) * d * d;
+    float avg;
+    if (o->centered) {
+      grad_avg[i] = grad_avg[i] * o->alpha + (1.0f - o->alpha) * d;
+      avg = sqrtf(square_avg[i] - grad_avg[i] * grad_avg[i]);
+    } else {
+      avg = sqrtf(square_avg[i]);
+    }
+    avg += o->eps;
+    if (o->momentum > 0.0f) {
+      buf[i] = buf[i] * o->momentum + d / avg;
+      p[i] -= o->lr * buf[i];
+    } else {
+      p[i] -= o->lr * (d / avg);
+    }
+  }
+}
