@@ -33,9 +33,11 @@ build = {
       sources = {
         "src/core/blas.c",
         "src/core/cells.c",
+        "src/core/ops.c",
         "src/core/rng.c",
         "src/core/rnn.c",
         "src/lua/core.c",
+        "src/lua/functional.c",
         "src/lua/generator.c",
         "src/lua/layer.c",
         "src/lua/tensor.c",

@@ -66,6 +66,8 @@ def lua_value(v):
         return "true" if v else "false"
     if isinstance(v, str):
         return '"%s"' % v
+    if isinstance(v, (list, tuple)):
+        return "{%s}" % ", ".join(lua_value(e) for e in v)
     return repr(v)
 
 

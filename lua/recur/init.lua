@@ -10,6 +10,16 @@ for name, value in pairs(core) do
   recur[name] = value
 end
 
+recur.nn = require "recur.nn"
+recur.loss = require "recur.loss"
+recur.optim = require "recur.optim"
+
+-- the modules, criterions and clipping helpers at the top level, as recur.Linear{...}
+for _, name in ipairs{"Linear", "Embedding", "Dropout", "Sequential"} do recur[name] = recur.nn[name] end
+for _, name in ipairs{"CrossEntropyLoss", "MSELoss", "L1Loss", "SmoothL1Loss"} do recur[name] = recur.loss[name] end
+recur.clip_grad_norm = recur.optim.clip_grad_norm
+recur.clip_grad_value = recur.optim.clip_grad_value
+
 --- True when `value` is a recur.Tensor.
 function recur.is_tensor(value)
   local mt = getmetatable(value)

@@ -1,6 +1,7 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
 #include "../core/blas.h"
 #include "compat.h"
+#include "functional.h"
 #include "generator.h"
 #include "layer.h"
 #include "tensor.h"
@@ -48,5 +49,6 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   rcl_open_tensor(L);
   rcl_open_generator(L);
   rcl_open_layers(L);
+  rcl_open_functional(L);
   return 1;
 }

@@ -509,7 +509,59 @@ static int m_sub_(lua_State *L) { return binary_inplace(L, OP_SUB); }
 static int m_mul_(lua_State *L) { return binary_inplace(L, OP_MUL); }
 static int m_div_(lua_State *L) { return binary_inplace(L, OP_DIV); }
 
+/* t:clamp_(lo, hi): in place; either bound may be nil */
+static int m_clamp_(lua_State *L) {
+  rc_tensor *t = self(L);
+  double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
+  if (lo > hi) return luaL_error(L, "clamp_: min %f is above max %f", lo, hi);
+  for (size_t i = 0; i < t->numel; i++) {
+    if (t->data[i] < lo)
+      t->data[i] = (float)lo;
+    else if (t->data[i] > hi)
+      t->data[i] = (float)hi;
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* t:transpose(d1, d2): a copy with dimensions d1 and d2 swapped */
+static int m_transpose(lua_State *L) {
+  rc_tensor *t = self(L);
+  int d1 = check_dim(L, t, 2), d2 = check_dim(L, t, 3);
+  lua_Integer shape[RC_MAX_DIMS];
+  size_t stride[RC_MAX_DIMS], index[RC_MAX_DIMS] = {0};
+  memcpy(shape, t->shape, sizeof shape);
+  shape[d1] = t->shape[d2];
+  shape[d2] = t->shape[d1];
+  rc_tensor *out = rcl_new_tensor(L, t->ndim, shape);
+  /* strides of the source, with d1 and d2 exchanged: walk the output in order */
+  size_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    stride[i] = s;
+    s *= (size_t)t->shape[i];
+  }
+  size_t tmp = stride[d1];
+  stride[d1] = stride[d2];
+  stride[d2] = tmp;
+  for (size_t o = 0; o < out->numel; o++) {
+    size_t src = 0;
+    for (int i = 0; i < t->ndim; i++) src += index[i] * stride[i];
+    out->data[o] = t->data[src];
+    for (int i = t->ndim - 1; i >= 0 && ++index[i] == (size_t)shape[i]; i--) index[i] = 0;
+  }
+  return 1;
+}
+
 /* ---- reductions -------------------------------------------------------------------- */
+
+/* t:all_finite(): no NaN and no infinity */
+static int m_all_finite(lua_State *L) {
+  rc_tensor *t = self(L);
+  int ok = 1;
+  for (size_t i = 0; i < t->numel && ok; i++) ok = isfinite(t->data[i]);
+  lua_pushboolean(L, ok);
+  return 1;
+}
 
 static double sum_of(const rc_tensor *t) {
   double s = 0.0;
@@ -682,6 +734,9 @@ static const luaL_Reg tensor_methods[] = {{"shape", m_shape},
                                           {"argmax", m_argmax},
                                           {"norm", m_norm},
                                           {"matmul", m_matmul},
+                                          {"clamp_", m_clamp_},
+                                          {"transpose", m_transpose},
+                                          {"all_finite", m_all_finite},
                                           {NULL, NULL}};
 
 static const luaL_Reg tensor_functions[] = {{"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones},

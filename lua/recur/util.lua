@@ -1,0 +1,75 @@
+--- Small helpers shared by recur's Lua modules: option tables and classes.
+-- @module recur.util
+local util = {}
+
+local function describe(value)
+  local mt = getmetatable(value)
+  if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
+  return type(value)
+end
+util.describe = describe
+
+local checks = {
+  integer = function(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and v == v) end,
+  number = function(v) return type(v) == "number" end,
+  boolean = function(v) return type(v) == "boolean" end,
+  string = function(v) return type(v) == "string" end,
+  table = function(v) return type(v) == "table" end,
+  any = function() return true end,
+}
+
+--- Checks an options table against a spec and returns a new table with defaults filled in.
+-- spec: `{name = {"integer", default = 1, required = true, min = 0, max = 10, below = 1, one_of = {...}}}`;
+-- unknown keys are errors (a typo would else pass unnoticed).
+-- @string owner the constructor's name, for messages
+-- @tab opts the caller's table
+-- @tab spec the known options
+-- @treturn table
+function util.options(owner, opts, spec)
+  if type(opts) ~= "table" then
+    error(string.format("%s: expected an options table, got %s", owner, describe(opts)), 3)
+  end
+  for k in pairs(opts) do
+    if spec[k] == nil then error(string.format("%s: unknown option '%s'", owner, tostring(k)), 3) end
+  end
+  local out = {}
+  for name, s in pairs(spec) do
+    local v = opts[name]
+    if v == nil then
+      if s.required then error(string.format("%s: option %s is required", owner, name), 3) end
+      v = s.default
+    elseif not checks[s[1]](v) then
+      error(string.format("%s: option %s: expected %s %s, got %s", owner, name,
+        s[1] == "integer" and "an" or "a", s[1], type(v) == "number" and tostring(v) or describe(v)), 3)
+    end
+    if v ~= nil and type(v) == "number" then
+      if s[1] == "integer" then v = math.tointeger(v) end
+      if (s.min and v < s.min) or (s.max and v > s.max) or (s.below and v >= s.below) then
+        local range = s.below and string.format("[%s, %s)", tostring(s.min), tostring(s.below))
+          or string.format("%s..%s", tostring(s.min or "-inf"), tostring(s.max or "inf"))
+        error(string.format("%s: option %s: expected %s, got %s", owner, name, range, tostring(v)), 3)
+      end
+    end
+    if v ~= nil and s.one_of then
+      local ok = false
+      for _, allowed in ipairs(s.one_of) do ok = ok or allowed == v end
+      if not ok then
+        error(string.format("%s: option %s: expected one of '%s', got '%s'", owner, name,
+          table.concat(s.one_of, "', '"), tostring(v)), 3)
+      end
+    end
+    out[name] = v
+  end
+  return out
+end
+
+--- A class table whose instances print as `name`; `class.new` is up to the caller.
+function util.class(name, base)
+  local cls = {}
+  cls.__index = cls
+  cls.__name = name
+  if base then setmetatable(cls, {__index = base}) end
+  return cls
+end
+
+return util
