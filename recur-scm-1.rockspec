@@ -33,10 +33,12 @@ build = {
       sources = {
         "src/core/blas.c",
         "src/core/cells.c",
+        "src/core/csv.c",
         "src/core/ops.c",
         "src/core/rng.c",
         "src/core/rnn.c",
         "src/lua/core.c",
+        "src/lua/data.c",
         "src/lua/functional.c",
         "src/lua/generator.c",
         "src/lua/layer.c",
@@ -47,6 +49,13 @@ build = {
       libdirs = { "$(OPENBLAS_LIBDIR)" },
     },
     ["recur"] = "lua/recur/init.lua",
+    ["recur.util"] = "lua/recur/util.lua",
+    ["recur.nn"] = "lua/recur/nn.lua",
+    ["recur.loss"] = "lua/recur/loss.lua",
+    ["recur.optim"] = "lua/recur/optim.lua",
+    ["recur.data"] = "lua/recur/data.lua",
+    ["recur.plot"] = "lua/recur/plot.lua",
+    ["recur.train"] = "lua/recur/train.lua",
   },
 }
 

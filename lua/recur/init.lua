@@ -13,6 +13,9 @@ end
 recur.nn = require "recur.nn"
 recur.loss = require "recur.loss"
 recur.optim = require "recur.optim"
+recur.data = require "recur.data"
+recur.plot = require "recur.plot"
+recur.train = require "recur.train"
 
 -- the modules, criterions and clipping helpers at the top level, as recur.Linear{...}
 for _, name in ipairs{"Linear", "Embedding", "Dropout", "Sequential"} do recur[name] = recur.nn[name] end

@@ -165,3 +165,16 @@ void rc_rmsprop_step(const rc_rmsprop *o, size_t n, float *p, const float *g, fl
     }
   }
 }
+
+void rc_gather_windows(const float *series, int F, const size_t *starts, int B, int len, int horizon,
+                       const int *cols, int K, int time_major, float *x, float *y) {
+  for (int b = 0; b < B; b++) {
+    const float *w = series + starts[b] * F;
+    for (int t = 0; t < len; t++) {
+      size_t row = time_major ? (size_t)t * B + b : (size_t)b * len + t;
+      memcpy(x + row * F, w + (size_t)t * F, (size_t)F * sizeof(float));
+    }
+    for (int h = 0; h < horizon; h++)
+      for (int k = 0; k < K; k++) y[((size_t)b * horizon + h) * K + k] = w[(size_t)(len + h) * F + cols[k]];
+  }
+}

@@ -59,6 +59,12 @@ typedef struct rc_rmsprop {
 RC_INTERNAL void rc_rmsprop_step(const rc_rmsprop *o, size_t n, float *p, const float *g, float *square_avg,
                                  float *grad_avg, float *buf);
 
+/* Time-series windows over a (N, F) row-major series: window b starts at row
+ * starts[b] (0-based); x gets its `len` rows, batch-first (B, len, F) or time-major
+ * (len, B, F); y (B, horizon, K) gets the next `horizon` rows of columns cols[0..K). */
+RC_INTERNAL void rc_gather_windows(const float *series, int F, const size_t *starts, int B, int len,
+                                   int horizon, const int *cols, int K, int time_major, float *x, float *y);
+
 RC_END_DECLS
 
 #endif

@@ -2,6 +2,8 @@
  * the numeric core (core/ops.c). The Lua modules in lua/recur/ are thin on top. */
 #include "functional.h"
 
+#include "data.h"
+
 #include <limits.h>
 #include <string.h>
 
@@ -328,5 +330,6 @@ static const luaL_Reg functional[] = {{"linear_forward", l_linear_forward},
 
 void rcl_open_functional(lua_State *L) {
   luaL_newlib(L, functional);
+  rcl_open_data(L);
   lua_setfield(L, -2, "F");
 }

@@ -1,0 +1,10 @@
+#ifndef RECUR_LUA_DATA_H
+#define RECUR_LUA_DATA_H
+
+#include "../core/common.h"
+#include "compat.h"
+
+/* registers read_csv and gather_windows into the F table on top */
+RC_INTERNAL void rcl_open_data(lua_State *L);
+
+#endif
