@@ -37,11 +37,13 @@ build = {
         "src/core/ops.c",
         "src/core/rng.c",
         "src/core/rnn.c",
+        "src/core/safetensors.c",
         "src/lua/core.c",
         "src/lua/data.c",
         "src/lua/functional.c",
         "src/lua/generator.c",
         "src/lua/layer.c",
+        "src/lua/safetensors.c",
         "src/lua/tensor.c",
       },
       libraries = { "openblas", "m" },
@@ -56,6 +58,8 @@ build = {
     ["recur.data"] = "lua/recur/data.lua",
     ["recur.plot"] = "lua/recur/plot.lua",
     ["recur.train"] = "lua/recur/train.lua",
+    ["recur.json"] = "lua/recur/json.lua",
+    ["recur.checkpoint"] = "lua/recur/checkpoint.lua",
   },
 }
 

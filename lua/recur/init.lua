@@ -16,6 +16,11 @@ recur.optim = require "recur.optim"
 recur.data = require "recur.data"
 recur.plot = require "recur.plot"
 recur.train = require "recur.train"
+recur.json = require "recur.json"
+recur.checkpoint = require "recur.checkpoint"
+recur.save = recur.checkpoint.save
+recur.load = recur.checkpoint.load
+recur.load_model = recur.checkpoint.load_model
 
 -- the modules, criterions and clipping helpers at the top level, as recur.Linear{...}
 for _, name in ipairs{"Linear", "Embedding", "Dropout", "Sequential"} do recur[name] = recur.nn[name] end

@@ -130,6 +130,11 @@ function Linear:backward(grad_output)
     self._grad_views.bias)
 end
 
+function Linear:config()
+  return {type = "Linear", in_features = self.in_features, out_features = self.out_features,
+    bias = self._views.bias ~= nil}
+end
+
 function Linear:__tostring()
   return string.format("recur.Linear(in_features=%d, out_features=%d, bias=%s)", self.in_features,
     self.out_features, tostring(self._views.bias ~= nil))
@@ -177,6 +182,10 @@ function Embedding:backward(grad_output)
   return nil
 end
 
+function Embedding:config()
+  return {type = "Embedding", num_embeddings = self.num_embeddings, embedding_dim = self.embedding_dim}
+end
+
 function Embedding:__tostring()
   return string.format("recur.Embedding(%d, %d)", self.num_embeddings, self.embedding_dim)
 end
@@ -213,6 +222,8 @@ function Dropout:backward(grad_output)
   check_forward_done(self, "Dropout")
   return self._mask and grad_output:mul(self._mask) or grad_output
 end
+
+function Dropout:config() return {type = "Dropout", p = self.p} end
 
 function Dropout:__tostring() return string.format("recur.Dropout(p=%g)", self.p) end
 
@@ -311,11 +322,41 @@ function Sequential:train(on)
   return self
 end
 
+function Sequential:config()
+  local children = {}
+  for i, m in ipairs(self.children) do children[i] = {name = self.child_names[i], config = m:config()} end
+  return {type = "Sequential", children = children}
+end
+
 function Sequential:__tostring()
   local lines = {"recur.Sequential {"}
   for i, m in ipairs(self.children) do lines[#lines + 1] = "  (" .. self.child_names[i] .. "): " .. tostring(m) end
   lines[#lines + 1] = "}"
   return table.concat(lines, "\n")
+end
+
+--- Building from a configuration
+-- @section config
+
+--- A new module from `m:config()` (e.g. from a checkpoint's metadata): the recurrent
+-- layers, Linear, Embedding, Dropout and Sequential.
+function nn.from_config(cfg)
+  if type(cfg) ~= "table" or type(cfg.type) ~= "string" then
+    error("from_config: expected a table with a type, got " .. util.describe(cfg), 2)
+  end
+  if cfg.type == "Sequential" then
+    local entries = {}
+    for i, child in ipairs(cfg.children or {}) do entries[i] = {child.name, nn.from_config(child.config)} end
+    return nn.Sequential(entries)
+  end
+  local build = ({RNN = core.RNN, GRU = core.GRU, LSTM = core.LSTM, Linear = nn.Linear, Embedding = nn.Embedding,
+    Dropout = nn.Dropout})[cfg.type]
+  if not build then error("from_config: unknown module type '" .. cfg.type .. "'", 2) end
+  local opts = {}
+  for k, v in pairs(cfg) do
+    if k ~= "type" then opts[k] = v end
+  end
+  return build(opts)
 end
 
 --- Parameter collections

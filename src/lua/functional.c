@@ -3,6 +3,7 @@
 #include "functional.h"
 
 #include "data.h"
+#include "safetensors.h"
 
 #include <limits.h>
 #include <string.h>
@@ -331,5 +332,6 @@ static const luaL_Reg functional[] = {{"linear_forward", l_linear_forward},
 void rcl_open_functional(lua_State *L) {
   luaL_newlib(L, functional);
   rcl_open_data(L);
+  rcl_open_safetensors(L);
   lua_setfield(L, -2, "F");
 }

@@ -668,14 +668,18 @@ static const luaL_Reg layer_methods[] = {{"forward", m_forward},
 static const luaL_Reg layer_functions[] = {{"RNN", l_rnn}, {"GRU", l_gru}, {"LSTM", l_lstm}, {NULL, NULL}};
 
 void rcl_open_layers(lua_State *L) {
+  luaL_newlib(L, layer_methods); /* shared by the three types; Lua adds state/load_state */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "_layer_methods");
   for (int i = 0; layer_types[i]; i++) {
     luaL_newmetatable(L, layer_types[i]);
-    luaL_newlib(L, layer_methods);
+    lua_pushvalue(L, -2);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, m_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
   }
+  lua_pop(L, 1);
   luaL_newmetatable(L, STEPPER);
   luaL_newlib(L, stepper_methods);
   lua_setfield(L, -2, "__index");
