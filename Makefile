@@ -18,7 +18,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) -lopenblas -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: all test lint format docs install rock-check example clean memcheck asan cxx-check symbols-check
+.PHONY: all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -54,6 +54,19 @@ rock-check:
 
 example: recur/core.so
 	LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="./?.so;;" $(LUA) examples/quickstart.lua
+
+# Every example, briefly (CI): they must run from a fresh clone and write their outputs.
+SMOKE = build/smoke
+examples-smoke: recur/core.so
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	$(LUA) examples/charrnn/train.lua --epochs 1 --max-minutes 0.15 --eval-every 50 --out $(SMOKE)/charrnn
+	$(LUA) examples/charrnn/sample.lua --model $(SMOKE)/charrnn/model.safetensors --length 80 --prime "KING:"
+	$(LUA) examples/charrnn/train.lua --epochs 1 --max-minutes 0.1 --eval-every 50 --out $(SMOKE)/charrnn \
+	  --resume $(SMOKE)/charrnn/checkpoint.safetensors
+	$(LUA) examples/forecast/train.lua --epochs 1 --out $(SMOKE)/forecast
+	$(LUA) examples/game/play.lua --frames 1500 --out $(SMOKE)/game
+	for f in charrnn/history.csv charrnn/loss.svg charrnn/model.safetensors forecast/history.csv forecast/mae.svg \
+	  game/history.csv game/accuracy.svg; do test -s $(SMOKE)/$$f || { echo "missing $$f"; exit 1; }; done
 
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so

@@ -10,6 +10,7 @@ for name, value in pairs(core) do
   recur[name] = value
 end
 
+recur.util = require "recur.util"
 recur.nn = require "recur.nn"
 recur.loss = require "recur.loss"
 recur.optim = require "recur.optim"

@@ -78,7 +78,9 @@ function plot.svg(opts)
   if x0 > x1 then x0, x1, y0, y1 = 0, 1, 0, 1 end
   if x1 == x0 then x1 = x0 + 1 end
   if y1 == y0 then y0, y1 = y0 - 1, y1 + 1 end
-  local left, right, top, bottom = 70, 20, 40, 50
+  local pad = 0.05 * (y1 - y0) -- keep lines off the frame
+  y0, y1 = y0 - pad, y1 + pad
+  local left, right, top, bottom = 70, 150, 40, 50 -- the legend sits in the right margin
   local w, h = o.width - left - right, o.height - top - bottom
   local function px(v) return left + (v - x0) / (x1 - x0) * w end
   local function py(v) return top + (1 - (v - y0) / (y1 - y0)) * h end
@@ -108,8 +110,8 @@ function plot.svg(opts)
     out[#out + 1] = string.format('<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>', color,
       table.concat(points, " "))
     out[#out + 1] = string.format('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3"/>' ..
-      '<text x="%d" y="%d">%s</text>', left + w - 150, left + w - 130, top + 14 + 16 * (k - 1),
-      top + 14 + 16 * (k - 1), color, left + w - 124, top + 18 + 16 * (k - 1), escape(s.name or ("series " .. k)))
+      '<text x="%d" y="%d">%s</text>', left + w + 12, left + w + 32, top + 10 + 18 * (k - 1),
+      top + 10 + 18 * (k - 1), color, left + w + 38, top + 14 + 18 * (k - 1), escape(s.name or ("series " .. k)))
   end
   out[#out + 1] = "</svg>"
   return table.concat(out, "\n") .. "\n"
