@@ -38,6 +38,7 @@ build = {
         "src/core/rng.c",
         "src/core/rnn.c",
         "src/core/safetensors.c",
+        "src/core/utf8.c",
         "src/lua/core.c",
         "src/lua/data.c",
         "src/lua/functional.c",

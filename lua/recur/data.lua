@@ -50,16 +50,10 @@ function data.Vocab(chars)
   return self
 end
 
---- The vocabulary of a text: its distinct UTF-8 characters, sorted by byte value.
+--- The vocabulary of a text: its distinct UTF-8 characters, sorted by code point.
 function data.vocab_of(text)
-  local seen, chars = {}, {}
-  for _, ch in ipairs(data.utf8_chars(text)) do
-    if not seen[ch] then
-      seen[ch] = true
-      chars[#chars + 1] = ch
-    end
-  end
-  table.sort(chars)
+  local ok, chars = pcall(F.utf8_vocab, text)
+  if not ok then error(chars, 2) end
   if #chars == 0 then error("vocab_of: the text is empty", 2) end
   return data.Vocab(chars)
 end
@@ -68,14 +62,9 @@ function Vocab:size() return #self.chars end
 
 --- The ids of text's characters, as a 1-D tensor.
 function Vocab:encode(text)
-  local ids = {}
-  for i, ch in ipairs(data.utf8_chars(text)) do
-    local id = self.index[ch]
-    if not id then error(string.format("encode: character %q (at %d) is not in the vocabulary", ch, i), 2) end
-    ids[i] = id
-  end
-  if #ids == 0 then return core.zeros{0} end
-  return core.tensor(ids)
+  local ok, ids = pcall(F.utf8_encode, text, self.chars)
+  if not ok then error(ids, 2) end
+  return ids
 end
 
 --- The text of ids (a tensor or an array).

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* ---- errors and the cursor ----------------------------------------------------------- */
 
 typedef struct parser {
@@ -43,52 +45,6 @@ static int expect(parser *ps, char ch) {
 }
 
 /* ---- UTF-8 ------------------------------------------------------------------------------ */
-
-/* length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-  size_t len;
-  uint32_t cp;
-  if (s[0] < 0x80) return 1;
-  if ((s[0] & 0xE0) == 0xC0)
-    len = 2, cp = s[0] & 0x1F;
-  else if ((s[0] & 0xF0) == 0xE0)
-    len = 3, cp = s[0] & 0x0F;
-  else if ((s[0] & 0xF8) == 0xF0)
-    len = 4, cp = s[0] & 0x07;
-  else
-    return 0;
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-static size_t put_utf8(uint32_t cp, char *out) {
-  if (cp < 0x80) {
-    out[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = (char)(0xE0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = (char)(0xF0 | (cp >> 18));
-  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
 
 /* ---- JSON values ---------------------------------------------------------------------------- */
 
@@ -146,7 +102,7 @@ static int parse_string(parser *ps, const char **out, size_t *len) {
       if (e == 'u') {
         uint32_t cp;
         if (unicode_escape(ps, &cp)) return -1;
-        k = put_utf8(cp, buf);
+        k = rc_utf8_encode(cp, buf);
       } else if (simple && e) {
         buf[0] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
       } else {
@@ -154,7 +110,8 @@ static int parse_string(parser *ps, const char **out, size_t *len) {
       }
       src = buf;
     } else {
-      k = utf8_sequence((const unsigned char *)ps->p, (size_t)(ps->end - ps->p));
+      uint32_t cp;
+      k = rc_utf8_decode((const unsigned char *)ps->p, (size_t)(ps->end - ps->p), &cp);
       if (!k) return fail_at(ps, "invalid UTF-8");
       ps->p += k;
     }

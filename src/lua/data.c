@@ -7,6 +7,7 @@
 
 #include "../core/csv.h"
 #include "../core/ops.h"
+#include "../core/utf8.h"
 #include "tensor.h"
 
 /* ---- CSV ------------------------------------------------------------------------------ */
@@ -203,7 +204,94 @@ static int l_gather_windows(lua_State *L) {
   return 2;
 }
 
-static const luaL_Reg data_functions[] = {
-    {"read_csv", l_read_csv}, {"gather_windows", l_gather_windows}, {NULL, NULL}};
+/* ---- text -------------------------------------------------------------------------------- */
+
+/* the code point at *at in text, advancing *at; raises on invalid UTF-8 */
+static uint32_t next_code_point(lua_State *L, const char *text, size_t len, size_t *at) {
+  uint32_t cp = 0;
+  size_t k = rc_utf8_decode((const unsigned char *)text + *at, len - *at, &cp);
+  if (!k) luaL_error(L, "invalid UTF-8 at byte %I", (lua_Integer)*at + 1);
+  *at += k;
+  return cp;
+}
+
+static int compare_pairs(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* utf8_vocab(text) -> the distinct characters, sorted by code point */
+static int l_utf8_vocab(lua_State *L) {
+  size_t len, at = 0, n = 0;
+  const char *text = luaL_checklstring(L, 1, &len);
+  unsigned char *seen = (unsigned char *)lua_newuserdatauv(L, 0x110000 / 8, 0);
+  memset(seen, 0, 0x110000 / 8);
+  while (at < len) {
+    uint32_t cp = next_code_point(L, text, len, &at);
+    if (!(seen[cp >> 3] & (1u << (cp & 7)))) n++;
+    seen[cp >> 3] |= (unsigned char)(1u << (cp & 7));
+  }
+  lua_createtable(L, (int)n, 0);
+  lua_Integer k = 0;
+  for (uint32_t cp = 0; cp < 0x110000; cp++) {
+    if (!(seen[cp >> 3] & (1u << (cp & 7)))) continue;
+    char buf[4];
+    lua_pushlstring(L, buf, rc_utf8_encode(cp, buf));
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+/* utf8_encode(text, chars) -> a 1-D tensor of the 1-based ids in chars of text's characters */
+static int l_utf8_encode(lua_State *L) {
+  size_t len, at = 0, count = 0;
+  const char *text = luaL_checklstring(L, 1, &len);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer V = luaL_len(L, 2);
+  /* (code point, id) pairs sorted by code point, for binary search */
+  uint32_t *keys = (uint32_t *)lua_newuserdatauv(L, (size_t)(V ? V : 1) * 2 * sizeof(uint32_t), 0);
+  for (lua_Integer i = 0; i < V; i++) {
+    size_t cl, used = 0;
+    lua_rawgeti(L, 2, i + 1);
+    const char *ch = lua_tolstring(L, -1, &cl);
+    if (!ch || cl == 0) return luaL_argerror(L, 2, "chars: expected non-empty strings");
+    keys[2 * i] = next_code_point(L, ch, cl, &used);
+    keys[2 * i + 1] = (uint32_t)(i + 1);
+    if (used != cl) return luaL_argerror(L, 2, lua_pushfstring(L, "chars[%I] is not one character", i + 1));
+    lua_pop(L, 1);
+  }
+  qsort(keys, (size_t)V, 2 * sizeof(uint32_t), compare_pairs);
+  while (at < len) {
+    next_code_point(L, text, len, &at);
+    count++;
+  }
+  lua_Integer shape = (lua_Integer)count;
+  rc_tensor *out = rcl_new_tensor(L, 1, &shape);
+  at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t start = at;
+    uint32_t cp = next_code_point(L, text, len, &at), lo = 0, hi = (uint32_t)V;
+    while (lo < hi) {
+      uint32_t mid = (lo + hi) / 2;
+      if (keys[2 * mid] < cp)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo == (uint32_t)V || keys[2 * lo] != cp) {
+      lua_pushlstring(L, text + start, at - start);
+      return luaL_error(L, "encode: character \"%s\" (at %I) is not in the vocabulary", lua_tostring(L, -1),
+                        (lua_Integer)i + 1);
+    }
+    out->data[i] = (float)keys[2 * lo + 1];
+  }
+  return 1;
+}
+
+static const luaL_Reg data_functions[] = {{"read_csv", l_read_csv},
+                                          {"gather_windows", l_gather_windows},
+                                          {"utf8_vocab", l_utf8_vocab},
+                                          {"utf8_encode", l_utf8_encode},
+                                          {NULL, NULL}};
 
 void rcl_open_data(lua_State *L) { luaL_setfuncs(L, data_functions, 0); }
