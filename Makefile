@@ -18,7 +18,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) -lopenblas -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: alloc-check bench all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -93,6 +93,19 @@ cxx-check:
 symbols-check: recur/core.so
 	@bad=$$(nm -D --defined-only recur/core.so | awk '{print $$3}' | grep -v '^luaopen_' || true); \
 	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi; echo "exports: only luaopen_*"
+
+# Side-by-side benchmark against PyTorch and the BLAS bound (see bench/compare.sh).
+bench: recur/core.so
+	@mkdir -p build
+	QUICK=$(QUICK) bench/compare.sh $(if $(INSTALL_TORCH),--install-torch)
+
+# The recurrent core calls no allocator: every buffer comes from Lua-owned workspaces.
+alloc-check:
+	@mkdir -p build/alloc
+	@for f in src/core/rnn.c src/core/cells.c src/core/ops.c; do \
+	  $(CC) -std=c99 -O2 -c $$f -o build/alloc/$$(basename $$f .c).o || exit 1; done
+	@if nm -u build/alloc/*.o | grep -E ' (malloc|calloc|realloc|free)$$'; then \
+	  echo "allocator calls in the core"; exit 1; fi; echo "core: no allocator calls"
 
 clean:
 	rm -rf recur build docs luarocks-tree

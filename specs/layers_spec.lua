@@ -385,3 +385,41 @@ describe("recurrent layers", function()
       dropout = 0, bidirectional = false, nonlinearity = "relu"}, recur.RNN{input_size = 1, hidden_size = 2, nonlinearity = "relu"}:config())
   end)
 end)
+
+describe("memory", function()
+  -- Lua's allocator count (KB) around a call, after a warm-up with the same shapes
+  local function allocated_kb(fn)
+    fn()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    fn()
+    local after = collectgarbage("count")
+    collectgarbage("restart")
+    return after - before
+  end
+
+  it("forward and backward allocate only their results, not per time step", function()
+    for _, T in ipairs{10, 400} do
+      local layer = recur.LSTM{input_size = 8, hidden_size = 16, num_layers = 2}
+      local x, gy = recur.randn{T, 4, 8}, recur.randn{T, 4, 16}
+      local results_kb = (T * 4 * 16 + 2 * 2 * 4 * 16) * 4 / 1024 -- y, hn, cn
+      local kb = allocated_kb(function() layer:forward(x) end)
+      assert.is_true(kb < results_kb + 1, string.format("T=%d: forward allocated %.1f KB for %.1f KB of results", T, kb, results_kb))
+      layer:forward(x)
+      local grads_kb = (T * 4 * 8 + 2 * 2 * 4 * 16) * 4 / 1024 -- dx, dh0, dc0
+      kb = allocated_kb(function()
+        layer:forward(x)
+        layer:backward(gy)
+      end)
+      assert.is_true(kb < results_kb + grads_kb + 1.5, string.format("T=%d: forward+backward allocated %.1f KB", T, kb))
+    end
+  end)
+
+  it("a stepper allocates nothing per step", function()
+    local cell = recur.GRU{input_size = 4, hidden_size = 8, num_layers = 2}:stepper(1)
+    local x = recur.ones{4}
+    assert.are.equal(0, allocated_kb(function()
+      for _ = 1, 1000 do cell:step(x) end
+    end))
+  end)
+end)
