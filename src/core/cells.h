@@ -9,7 +9,10 @@
 
 RC_BEGIN_DECLS
 
-RC_INTERNAL float rc_sigmoid(float x);
+/* y = sigmoid(x), y = tanh(x) elementwise, with the activations the kernels use
+ * (within a few ulp of the exact values) */
+RC_INTERNAL void rc_sigmoid_n(size_t n, const float *x, float *y);
+RC_INTERNAL void rc_tanh_n(size_t n, const float *x, float *y);
 
 /* Elman RNN: h = act(g), g (B x H) holds x W_ih^T + b_ih + h W_hh^T + b_hh */
 RC_INTERNAL void rc_rnn_tanh_forward(int B, int H, float *g, float *h);

@@ -13,6 +13,13 @@
 #define RC_INTERNAL
 #endif
 
+/* no-alias pointers (C99 restrict; the GNU spelling also works in C++) */
+#if defined(__GNUC__) || defined(__clang__)
+#define RC_RESTRICT __restrict__
+#else
+#define RC_RESTRICT
+#endif
+
 #ifdef __cplusplus
 #define RC_BEGIN_DECLS extern "C" {
 #define RC_END_DECLS }

@@ -524,7 +524,8 @@ static int m_config(lua_State *L) {
 static int m_workspace_bytes(lua_State *L) {
   layer *m = check_layer(L, 1);
   lua_Integer T = luaL_checkinteger(L, 2), B = luaL_checkinteger(L, 3);
-  if (T < 1 || B < 1 || T > INT_MAX / 16 || B > INT_MAX / 16) return luaL_error(L, "workspace_bytes: bad T or B");
+  if (T < 1 || B < 1 || T > INT_MAX / 16 || B > INT_MAX / 16)
+    return luaL_error(L, "workspace_bytes: bad T or B");
   lua_pushinteger(L, (lua_Integer)(rc_rnn_workspace_size(&m->cfg, (int)T, (int)B) * sizeof(float)));
   return 1;
 }
@@ -672,7 +673,7 @@ static const luaL_Reg layer_methods[] = {{"forward", m_forward},
                                          {"training", m_training},
                                          {"config", m_config},
                                          {"stepper", m_stepper},
-  {"workspace_bytes", m_workspace_bytes},
+                                         {"workspace_bytes", m_workspace_bytes},
                                          {NULL, NULL}};
 
 static const luaL_Reg layer_functions[] = {{"RNN", l_rnn}, {"GRU", l_gru}, {"LSTM", l_lstm}, {NULL, NULL}};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/blas.h"
+#include "../core/cells.h"
 #include "generator.h"
 
 #define STORAGE "recur.Storage"
@@ -552,6 +553,16 @@ static int m_transpose(lua_State *L) {
   return 1;
 }
 
+/* t:sigmoid(), t:tanh(): new tensors, with the activations of the recurrent cells */
+static int unary(lua_State *L, void (*fn)(size_t, const float *, float *)) {
+  rc_tensor *t = self(L);
+  fn(t->numel, t->data, rcl_new_tensor(L, t->ndim, t->shape)->data);
+  return 1;
+}
+
+static int m_sigmoid(lua_State *L) { return unary(L, rc_sigmoid_n); }
+static int m_tanh(lua_State *L) { return unary(L, rc_tanh_n); }
+
 /* ---- reductions -------------------------------------------------------------------- */
 
 /* t:all_finite(): no NaN and no infinity */
@@ -737,6 +748,8 @@ static const luaL_Reg tensor_methods[] = {{"shape", m_shape},
                                           {"clamp_", m_clamp_},
                                           {"transpose", m_transpose},
                                           {"all_finite", m_all_finite},
+                                          {"sigmoid", m_sigmoid},
+                                          {"tanh", m_tanh},
                                           {NULL, NULL}};
 
 static const luaL_Reg tensor_functions[] = {{"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones},
