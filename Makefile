@@ -18,7 +18,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) -lopenblas -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: alloc-check bench all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: alloc-check bench test-compat all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -68,6 +68,22 @@ examples-smoke: recur/core.so
 	for f in charrnn/history.csv charrnn/loss.svg charrnn/model.safetensors forecast/history.csv forecast/mae.svg \
 	  game/history.csv game/accuracy.svg; do test -s $(SMOKE)/$$f || { echo "missing $$f"; exit 1; }; done
 
+# The whole spec suite under Lua 5.1, 5.3 and LuaJIT 2.1 (5.4 is `make test`), each with
+# its own build of recur.core in build/<interpreter>/.
+COMPAT_LUAS = lua5.1 lua5.3 luajit
+incdir_lua5.1 = /usr/include/lua5.1
+incdir_lua5.3 = /usr/include/lua5.3
+incdir_luajit = /usr/include/luajit-2.1
+test-compat:
+	@for v in $(COMPAT_LUAS); do \
+	  mkdir -p build/$$v/recur && \
+	  $(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) -I$$(case $$v in luajit) echo $(incdir_luajit);; *) echo /usr/include/$$v;; esac) \
+	    $(CFLAGS) $(LIBFLAG) -o build/$$v/recur/core.so $(SRC) $(LIBS) || exit 1; \
+	  printf '%s: ' $$v; \
+	  set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$$v --cpath=build/$$v/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1 \
+	    || exit 1; \
+	done
+
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so
 	set -o pipefail; OPENBLAS_CORETYPE=Haswell $(TEST_ENV) valgrind --error-exitcode=1 --leak-check=full \
@@ -88,6 +104,7 @@ asan:
 # The whole C source must also compile as C++ (hosts such as UnLua build Lua as C++).
 cxx-check:
 	for f in $(SRC); do $(CXX) -x c++ -fsyntax-only -Wall -Wextra $(INC) $$f || exit 1; done
+	for f in $(SRC); do $(CXX) -x c++ -fsyntax-only -Wall -Wextra -I/usr/include/lua5.1 $$f || exit 1; done
 
 # Only luaopen_* may be exported.
 symbols-check: recur/core.so

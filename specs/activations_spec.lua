@@ -1,12 +1,12 @@
 -- The cells' sigmoid and tanh are vectorisable polynomial approximations; they must stay
 -- within a few ulp of the exact values (computed in double precision) over the float range.
 local recur = require "recur"
+local helpers = require "specs.helpers"
 
 local function ulp(v) -- spacing of floats at v
   local a = math.abs(v)
   if a < 2 ^ -126 then return 2 ^ -149 end
-  local _, e = math.frexp(a)
-  return 2 ^ (e - 24)
+  return 2 ^ (helpers.exponent(a) - 23)
 end
 
 local function exact_tanh(x)

@@ -17,10 +17,10 @@ end
 -- a file from a header (table or raw JSON text) and raw data bytes
 local function file_of(header, data, length_override)
   local text = type(header) == "string" and header or recur.json.encode(header)
-  return string.pack("<I8", length_override or #text) .. text .. (data or "")
+  return helpers.u64(length_override or #text) .. text .. (data or "")
 end
 
-local function f32(...) return string.pack(string.rep("<f", select("#", ...)), ...) end
+local f32 = helpers.f32
 
 local function model()
   return recur.Sequential{
@@ -95,7 +95,7 @@ describe("safetensors checkpoints", function()
       b = {dtype = "BF16", shape = {2}, data_offsets = {6, 10}},
     }
     -- F16: 1.0, -2.0, 2^-24 (smallest subnormal); BF16: 1.0, -0.5
-    write(path, file_of(header, string.pack("<I2I2I2I2I2", 0x3C00, 0xC000, 0x0001, 0x3F80, 0xBF00)))
+    write(path, file_of(header, helpers.u16(0x3C00, 0xC000, 0x0001, 0x3F80, 0xBF00)))
     local t = recur.load(path)
     assert.are.same({1, -2, 2 ^ -24}, t.h:totable())
     assert.are.same({1, -0.5}, t.b:totable())
@@ -106,7 +106,7 @@ describe("safetensors checkpoints", function()
     local good = {w = {dtype = "F32", shape = {2}, data_offsets = {0, 8}}}
     local cases = {
       {"shorter than the length field", "\1\0\0", "shorter than its 8%-byte header length"},
-      {"header over 100 MB", string.pack("<I8", 100000001) .. "{}", "over the 100000000%-byte limit"},
+      {"header over 100 MB", helpers.u64(100000001) .. "{}", "over the 100000000%-byte limit"},
       {"header past the end", file_of("{}", "", 50), "runs past the end of the file"},
       {"header not an object", file_of("[1]"), "does not start with '{'"},
       {"invalid JSON", file_of('{"w":{"dtype":"F32",}}'), "invalid header JSON"},
@@ -165,8 +165,8 @@ describe("safetensors checkpoints", function()
       local torch_y = recur.load("specs/fixtures/interop/recur_model_torch_outputs.safetensors").y
       helpers.assert_close(net:forward(io_.x), io_.y, 1e-6, "recur outputs")
       helpers.assert_close(io_.y, torch_y, 1e-5, "torch outputs")
-      if os.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
-        assert.is_true(os.execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
+      if recur.util.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
+        assert.is_true(recur.util.execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
           "specs/fixtures/interop/recur_model.safetensors specs/fixtures/interop/recur_model_io.safetensors >/dev/null"))
       end
     end)
@@ -176,7 +176,7 @@ describe("safetensors checkpoints", function()
     local function run_child(script, prefix)
       local path = os.tmpname() .. ".lua"
       write(path, 'package.path = "lua/?.lua;lua/?/init.lua;" .. package.path\npackage.cpath = "./?.so;" .. package.cpath\n' .. script)
-      local ok = os.execute((prefix or "") .. "lua5.4 " .. path .. " >/dev/null 2>&1")
+      local ok = recur.util.execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
       os.remove(path)
       return ok
     end
@@ -217,7 +217,7 @@ describe("safetensors checkpoints", function()
       os.execute("chmod 640 " .. path)
       recur.save(path, {a = recur.ones{1}})
       local p = io.popen("stat -c %a " .. path)
-      assert.are.equal("640", p:read("l"))
+      assert.are.equal("640", p:read("*l"))
       p:close()
       os.remove(path)
     end)

@@ -18,7 +18,7 @@ if opt.temperature <= 0 then error("--temperature must be positive", 0) end
 
 local model, meta = recur.load_model(opt.model)
 local vocab = recur.data.Vocab(recur.json.decode(meta.vocab))
-local embed, rnn, decoder = table.unpack(model.children)
+local embed, rnn, decoder = recur.util.unpack(model.children)
 model:evaluate()
 local cell = rnn:stepper(1)
 local gen = recur.Generator(opt.seed)

@@ -27,7 +27,7 @@ local opt = recur.util.parse_args(arg, {
 
 if opt.threads > 0 then recur.set_num_threads(opt.threads) end
 recur.manual_seed(opt.seed)
-os.execute("mkdir -p '" .. opt.out .. "'")
+recur.util.execute("mkdir -p '" .. opt.out .. "'")
 
 -- data: characters (UTF-8 aware) -> ids, split into train and validation streams
 local text = recur.data.read_file(opt.data)
@@ -43,7 +43,7 @@ local model = recur.Sequential{
   {"rnn", Cell{input_size = opt.embed, hidden_size = opt.hidden, num_layers = opt.layers, dropout = opt.dropout}},
   {"decoder", recur.Linear{in_features = opt.hidden, out_features = vocab:size()}},
 }
-local embed, rnn, decoder = table.unpack(model.children)
+local embed, rnn, decoder = recur.util.unpack(model.children)
 local optimizer = recur.optim.Adam{model, lr = opt.lr}
 local schedule = recur.optim.StepLR{optimizer, step_size = 1, gamma = opt["lr-decay"]}
 local criterion = recur.CrossEntropyLoss()

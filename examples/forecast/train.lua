@@ -20,7 +20,7 @@ local opt = recur.util.parse_args(arg, {
 }, "usage: lua5.4 examples/forecast/train.lua [--epochs N] [--hidden N] [--layers N] [--batch N] [--lr X] " ..
   "[--input HOURS] [--horizon HOURS] [--test-fraction F] [--seed N] [--out DIR]")
 recur.manual_seed(opt.seed)
-os.execute("mkdir -p '" .. opt.out .. "'")
+recur.util.execute("mkdir -p '" .. opt.out .. "'")
 
 -- features per hour: temperature, the hour of day on the unit circle, and the change
 -- since the same hour the day before (no day of year: the held-out end of the year would

@@ -104,7 +104,7 @@ end
 local function read(path)
   local f, err = io.open(path, "rb")
   if not f then error("load: cannot open " .. err, 3) end
-  local bytes, rerr = f:read("a")
+  local bytes, rerr = f:read("*a")
   f:close()
   if not bytes then error(string.format("load: cannot read %s: %s", path, tostring(rerr)), 3) end
   local ok, names, tensors, meta = pcall(F.st_decode, bytes)

@@ -13,7 +13,7 @@ function data.read_file(path)
   if type(path) ~= "string" then error("read_file: path: expected a string, got " .. util.describe(path), 2) end
   local f, err = io.open(path, "rb")
   if not f then error("read_file: cannot open " .. err, 2) end
-  local text, read_err = f:read("a")
+  local text, read_err = f:read("*a")
   f:close()
   if not text then error(string.format("read_file: cannot read %s: %s", path, tostring(read_err)), 2) end
   return text
@@ -26,10 +26,8 @@ local UTF8_CHAR = "[%z\1-\127\194-\244][\128-\191]*"
 
 --- The UTF-8 characters of text, as an array of strings (invalid UTF-8 is an error).
 function data.utf8_chars(text)
-  if utf8 and utf8.len then
-    local n, bad = utf8.len(text)
-    if not n then error(string.format("invalid UTF-8 at byte %d", bad), 2) end
-  end
+  local ok, err = pcall(F.utf8_vocab, text) -- validates
+  if not ok then error(err, 2) end
   local out = {}
   for ch in text:gmatch(UTF8_CHAR) do out[#out + 1] = ch end
   return out
@@ -106,8 +104,8 @@ function data.CharBatches(opts)
     time_major = {"boolean", default = false},
   })
   local n = o.data:numel()
-  local stream = (n - 1) // o.batch_size
-  local count = stream // o.seq_len
+  local stream = util.idiv(n - 1, o.batch_size)
+  local count = util.idiv(stream, o.seq_len)
   if count < 1 then
     error(string.format("CharBatches: %d tokens make no batch of %d x %d (need at least %d)", n, o.batch_size,
       o.seq_len, o.batch_size * o.seq_len + 1), 2)
@@ -123,7 +121,7 @@ function CharBatches:num_batches() return self.count end
 
 --- Batch i (1..num_batches): x, y.
 function CharBatches:batch(i)
-  if math.type(i) ~= "integer" or i < 1 or i > self.count then
+  if not util.is_integer(i) or i < 1 or i > self.count then
     error(string.format("batch: expected 1..%d, got %s", self.count, tostring(i)), 2)
   end
   local start = (i - 1) * self.seq_len + 1
@@ -168,10 +166,10 @@ end
 -- days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil)
 local function days_from_civil(y, m, d)
   y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
+  local era = util.idiv(y >= 0 and y or y - 399, 400)
   local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local doy = util.idiv(153 * (m + (m > 2 and -3 or 9)) + 2, 5) + d - 1
+  local doe = yoe * 365 + util.idiv(yoe, 4) - util.idiv(yoe, 100) + doy
   return era * 146097 + doe - 719468
 end
 
@@ -290,7 +288,7 @@ end
 
 function WindowLoader:num_batches()
   local n = self.windows:count()
-  return self.drop_last and n // self.batch_size or -(-n // self.batch_size)
+  return self.drop_last and util.idiv(n, self.batch_size) or math.ceil(n / self.batch_size)
 end
 
 --- Iterates one epoch: `for x, y in loader:epoch()`.

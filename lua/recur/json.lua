@@ -2,6 +2,8 @@
 -- numbers, booleans). The decoder is strict and bounded: it reads files recur did not
 -- write, so it limits nesting and rejects anything outside JSON.
 -- @module recur.json
+local util = require "recur.util"
+
 local json = {}
 
 local ESCAPES = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
@@ -24,7 +26,7 @@ function json.encode(v)
   if kind == "boolean" then return tostring(v) end
   if kind == "number" then
     if v ~= v or v == math.huge or v == -math.huge then error("json.encode: " .. tostring(v) .. " is not JSON", 2) end
-    return math.type(v) == "integer" and string.format("%d", v) or string.format("%.17g", v)
+    return (util.is_integer(v) and math.abs(v) < 2 ^ 53) and string.format("%d", v) or string.format("%.17g", v)
   end
   if kind ~= "table" then error("json.encode: cannot encode a " .. kind, 2) end
   local parts = {}
@@ -78,7 +80,7 @@ function json.decode(text)
           elseif cp >= 0xD800 and cp <= 0xDFFF then
             fail("lone surrogate")
           end
-          out[#out + 1] = utf8.char(cp)
+          out[#out + 1] = util.utf8_char(cp)
         else
           fail("bad escape")
         end
@@ -132,7 +134,7 @@ function json.decode(text)
     local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
     if num and tonumber(num) then
       pos = pos + #num
-      return math.tointeger(tonumber(num)) or tonumber(num)
+      return util.tointeger(tonumber(num))
     end
     fail("unexpected " .. (c == "" and "end of text" or ("'" .. c .. "'")))
   end

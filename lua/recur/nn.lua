@@ -44,7 +44,7 @@ local function copy_map(map)
 end
 
 --- Parameter names in state_dict order.
-function Module:parameter_names() return {table.unpack(self._names or {})} end
+function Module:parameter_names() return {util.unpack(self._names or {})} end
 --- name -> parameter view.
 function Module:named_parameters() return copy_map(self._views or {}) end
 --- name -> gradient view.
@@ -172,7 +172,7 @@ end
 function Embedding:forward(indices)
   if type(indices) == "table" and type(indices[1]) == "table" then indices = core.tensor(indices) end
   local out = F.embedding_forward(self._views.weight, indices)
-  self._input = type(indices) == "table" and {table.unpack(indices)} or indices:clone()
+  self._input = type(indices) == "table" and {util.unpack(indices)} or indices:clone()
   return out
 end
 

@@ -210,7 +210,7 @@ function optim.StepLR(opts)
   return schedule("StepLR", opts, {
     step_size = {"integer", required = true, min = 1},
     gamma = {"number", default = 0.1, min = 0},
-  }, function(self, epoch) return self.base_lr * self.gamma ^ (epoch // self.step_size) end)
+  }, function(self, epoch) return self.base_lr * self.gamma ^ util.idiv(epoch, self.step_size) end)
 end
 
 --- lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2, the closed form of

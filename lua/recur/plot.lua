@@ -44,7 +44,7 @@ end
 local function ticks(lo, hi)
   local span = hi - lo
   if span <= 0 then span = math.abs(hi) > 0 and math.abs(hi) or 1 end
-  local step = 10 ^ math.floor(math.log(span / 5, 10))
+  local step = 10 ^ math.floor(math.log(span / 5) / math.log(10))
   for _, m in ipairs{1, 2, 5, 10} do
     if span / (step * m) <= 6 then
       step = step * m

@@ -2,6 +2,38 @@
 -- @module recur.util
 local util = {}
 
+--- Portable helpers for Lua 5.1 to 5.4 and LuaJIT (recur's Lua code uses no 5.3+ syntax).
+util.unpack = table.unpack or unpack
+
+--- A whole number (any Lua version; 5.3+ floats like 3.0 count).
+function util.is_integer(v)
+  return type(v) == "number" and v == math.floor(v) and v - v == 0
+end
+
+--- floor(a / b), Lua 5.3's a // b.
+function util.idiv(a, b) return math.floor(a / b) end
+
+--- v as a 5.3+ integer when it is whole (no-op on 5.1 and LuaJIT).
+function util.tointeger(v) return math.tointeger and math.tointeger(v) or v end
+
+--- The UTF-8 encoding of a code point.
+function util.utf8_char(cp)
+  if cp < 0x80 then return string.char(cp) end
+  if cp < 0x800 then return string.char(0xC0 + math.floor(cp / 64), 0x80 + cp % 64) end
+  if cp < 0x10000 then
+    return string.char(0xE0 + math.floor(cp / 4096), 0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
+  end
+  return string.char(0xF0 + math.floor(cp / 262144), 0x80 + math.floor(cp / 4096) % 64,
+    0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
+end
+
+--- os.execute as a boolean: true when the command exited with status 0 (5.1 returns a number).
+function util.execute(cmd)
+  local ok, _, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end
+  return ok == true and (code == nil or code == 0)
+end
+
 local function describe(value)
   local mt = getmetatable(value)
   if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
@@ -10,7 +42,7 @@ end
 util.describe = describe
 
 local checks = {
-  integer = function(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and v == v) end,
+  integer = function(v) return util.is_integer(v) end,
   number = function(v) return type(v) == "number" end,
   boolean = function(v) return type(v) == "boolean" end,
   string = function(v) return type(v) == "string" end,
@@ -43,7 +75,7 @@ function util.options(owner, opts, spec)
         s[1] == "integer" and "an" or "a", s[1], type(v) == "number" and tostring(v) or describe(v)), 3)
     end
     if v ~= nil and type(v) == "number" then
-      if s[1] == "integer" then v = math.tointeger(v) end
+      if s[1] == "integer" then v = util.tointeger(v) end
       if (s.min and v < s.min) or (s.max and v > s.max) or (s.below and v >= s.below) then
         local range = s.below and string.format("[%s, %s)", tostring(s.min), tostring(s.below))
           or string.format("%s..%s", tostring(s.min or "-inf"), tostring(s.max or "inf"))

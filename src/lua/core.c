@@ -14,7 +14,9 @@
 
 static int l_set_num_threads(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1) return luaL_argerror(L, 1, lua_pushfstring(L, "threads: expected at least 1, got %I", n));
+  if (n < 1)
+    return luaL_argerror(
+        L, 1, lua_pushfstring(L, "threads: expected at least 1, got %s", rcl_istr(L, (long long)(n))));
   rc_blas_set_threads((int)n);
   return 0;
 }
@@ -40,7 +42,7 @@ static void set_string(lua_State *L, const char *key, const char *value) {
 static int l_config(lua_State *L) {
   lua_newtable(L);
   set_string(L, "version", RECUR_VERSION);
-  set_string(L, "lua", LUA_RELEASE);
+  set_string(L, "lua", RCL_LUA_RELEASE);
   set_string(L, "blas", rc_blas_name());
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());

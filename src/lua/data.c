@@ -22,8 +22,8 @@ typedef struct csv_reader {
 } csv_reader;
 
 static void quote_error(csv_reader *r) {
-  luaL_error(r->L, "read_csv: line %I: unterminated quote or text after a closing quote",
-             (lua_Integer)r->start_line);
+  luaL_error(r->L, "read_csv: line %s: unterminated quote or text after a closing quote",
+             rcl_istr(r->L, (long long)r->start_line));
 }
 
 /* reads one record; calls visit(col) after each field; returns its field count, 0 at EOF.
@@ -74,8 +74,8 @@ static void store_field(csv_reader *r, int col, void *ud) {
     double v = strtod(r->field, &end);
     while (*end == ' ' || *end == '\t') end++;
     if (r->len == 0 || end == r->field || *end != '\0' || !isfinite(v))
-      luaL_error(L, "read_csv: row %I (line %I), column '%s': %s is not a finite number",
-                 (lua_Integer)r->record + 1, (lua_Integer)r->start_line, sink->name,
+      luaL_error(L, "read_csv: row %s (line %s), column '%s': %s is not a finite number",
+                 rcl_istr(L, (long long)r->record + 1), rcl_istr(L, (long long)r->start_line), sink->name,
                  r->len ? lua_pushfstring(L, "'%s'", r->field) : "an empty cell");
     sink->numbers[r->record] = (float)v;
   }
@@ -135,8 +135,8 @@ static int l_read_csv(lua_State *L) {
   while ((n = read_record(&r, NULL, NULL)) > 0) {
     rows++;
     if (n != ncols)
-      return luaL_error(L, "read_csv: row %I (line %I) has %d fields, expected %d", (lua_Integer)rows,
-                        (lua_Integer)r.start_line, n, ncols);
+      return luaL_error(L, "read_csv: row %s (line %s) has %d fields, expected %d",
+                        rcl_istr(L, (long long)rows), rcl_istr(L, (long long)r.start_line), n, ncols);
   }
   if (rows == 0) return luaL_error(L, "read_csv: no data rows after the header");
   lua_newtable(L); /* 7: result */
@@ -176,8 +176,8 @@ static int l_gather_windows(lua_State *L) {
   if (len < 1 || horizon < 0 || B < 1 || K < 1)
     return luaL_error(L, "gather_windows: empty window, batch or target list");
   if (len + horizon > N)
-    return luaL_error(L, "gather_windows: a window of %I + %I rows is longer than the series (%I rows)", len,
-                      horizon, N);
+    return luaL_error(L, "gather_windows: a window of %s + %s rows is longer than the series (%s rows)",
+                      rcl_istr(L, len), rcl_istr(L, horizon), rcl_istr(L, N));
   size_t *starts = (size_t *)lua_newuserdatauv(L, (size_t)B * sizeof(size_t), 0);
   int *cols = (int *)lua_newuserdatauv(L, (size_t)K * sizeof(int), 0);
   for (lua_Integer b = 0; b < B; b++) {
@@ -185,15 +185,17 @@ static int l_gather_windows(lua_State *L) {
     lua_Integer st = lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (st < 1 || st + len + horizon - 1 > N)
-      return luaL_error(L, "gather_windows: start %I of window %I is outside 1..%I", st, b + 1,
-                        N - len - horizon + 1);
+      return luaL_error(L, "gather_windows: start %s of window %s is outside 1..%s", rcl_istr(L, st),
+                        rcl_istr(L, b + 1), rcl_istr(L, N - len - horizon + 1));
     starts[b] = (size_t)(st - 1);
   }
   for (lua_Integer k = 0; k < K; k++) {
     lua_rawgeti(L, 5, k + 1);
     lua_Integer c = lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (c < 1 || c > F) return luaL_error(L, "gather_windows: target column %I is outside 1..%I", c, F);
+    if (c < 1 || c > F)
+      return luaL_error(L, "gather_windows: target column %s is outside 1..%s", rcl_istr(L, c),
+                        rcl_istr(L, F));
     cols[k] = (int)(c - 1);
   }
   lua_Integer xs[3] = {time_major ? len : B, time_major ? B : len, F}, ys[3] = {B, horizon, K};
@@ -210,7 +212,7 @@ static int l_gather_windows(lua_State *L) {
 static uint32_t next_code_point(lua_State *L, const char *text, size_t len, size_t *at) {
   uint32_t cp = 0;
   size_t k = rc_utf8_decode((const unsigned char *)text + *at, len - *at, &cp);
-  if (!k) luaL_error(L, "invalid UTF-8 at byte %I", (lua_Integer)*at + 1);
+  if (!k) luaL_error(L, "invalid UTF-8 at byte %s", rcl_istr(L, (long long)*at + 1));
   *at += k;
   return cp;
 }
@@ -257,7 +259,8 @@ static int l_utf8_encode(lua_State *L) {
     if (!ch || cl == 0) return luaL_argerror(L, 2, "chars: expected non-empty strings");
     keys[2 * i] = next_code_point(L, ch, cl, &used);
     keys[2 * i + 1] = (uint32_t)(i + 1);
-    if (used != cl) return luaL_argerror(L, 2, lua_pushfstring(L, "chars[%I] is not one character", i + 1));
+    if (used != cl)
+      return luaL_argerror(L, 2, lua_pushfstring(L, "chars[%s] is not one character", rcl_istr(L, i + 1)));
     lua_pop(L, 1);
   }
   qsort(keys, (size_t)V, 2 * sizeof(uint32_t), compare_pairs);
@@ -280,8 +283,9 @@ static int l_utf8_encode(lua_State *L) {
     }
     if (lo == (uint32_t)V || keys[2 * lo] != cp) {
       lua_pushlstring(L, text + start, at - start);
-      return luaL_error(L, "encode: character \"%s\" (at %I) is not in the vocabulary", lua_tostring(L, -1),
-                        (lua_Integer)i + 1);
+      const char *ch = lua_tostring(L, -1);
+      return luaL_error(L, "encode: character \"%s\" (at %s) is not in the vocabulary", ch,
+                        rcl_istr(L, (long long)i + 1));
     }
     out->data[i] = (float)keys[2 * lo + 1];
   }

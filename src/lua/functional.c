@@ -16,9 +16,9 @@
 
 static void check_same_numel(lua_State *L, int arg, const rc_tensor *t, const char *name, size_t n) {
   if (t->numel != n)
-    luaL_argerror(
-        L, arg,
-        lua_pushfstring(L, "%s: expected %I elements, got %I", name, (lua_Integer)n, (lua_Integer)t->numel));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "%s: expected %s elements, got %s", name, rcl_istr(L, (long long)n),
+                                  rcl_istr(L, (long long)t->numel)));
 }
 
 static rc_tensor *opt_tensor(lua_State *L, int arg, const char *name) {
@@ -26,7 +26,7 @@ static rc_tensor *opt_tensor(lua_State *L, int arg, const char *name) {
 }
 
 static void check_int_range(lua_State *L, size_t n) {
-  if (n > INT_MAX) luaL_error(L, "tensor too large for BLAS (%I rows)", (lua_Integer)n);
+  if (n > INT_MAX) luaL_error(L, "tensor too large for BLAS (%s rows)", rcl_istr(L, (long long)n));
 }
 
 /* Reads integer class or row indices (a tensor or a Lua array of n numbers) as
@@ -41,9 +41,9 @@ static int32_t *read_indices(lua_State *L, int arg, const char *name, size_t n, 
                                   rcl_typename(L, arg)));
   size_t count = t ? t->numel : (size_t)luaL_len(L, arg);
   if (count != n)
-    luaL_argerror(
-        L, arg,
-        lua_pushfstring(L, "%s: expected %I indices, got %I", name, (lua_Integer)n, (lua_Integer)count));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "%s: expected %s indices, got %s", name, rcl_istr(L, (long long)n),
+                                  rcl_istr(L, (long long)count)));
   int32_t *out = (int32_t *)(void *)rcl_new_storage(L, n);
   for (size_t i = 0; i < n; i++) {
     double v;
@@ -60,10 +60,10 @@ static int32_t *read_indices(lua_State *L, int arg, const char *name, size_t n, 
       continue;
     }
     if (!is_number || v != (double)(lua_Integer)v || v < 1 || v > (double)limit)
-      luaL_argerror(
-          L, arg,
-          lua_pushfstring(L, "%s[%I]: expected an integer in 1..%I, got %s", name, (lua_Integer)i + 1, limit,
-                          is_number ? lua_pushfstring(L, "%f", v) : "a non-number"));
+      luaL_argerror(L, arg,
+                    lua_pushfstring(L, "%s[%s]: expected an integer in 1..%s, got %s", name,
+                                    rcl_istr(L, (long long)i + 1), rcl_istr(L, limit),
+                                    is_number ? lua_pushfstring(L, "%f", v) : "a non-number"));
     out[i] = (int32_t)v - 1;
   }
   return out;
@@ -74,9 +74,9 @@ static int32_t *read_indices(lua_State *L, int arg, const char *name, size_t n, 
 /* rows of a (..., in) tensor */
 static size_t rows_of(lua_State *L, int arg, const rc_tensor *x, lua_Integer in, const char *name) {
   if (x->shape[x->ndim - 1] != in)
-    luaL_argerror(
-        L, arg,
-        lua_pushfstring(L, "%s: expected last dimension %I, got %I", name, in, x->shape[x->ndim - 1]));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "%s: expected last dimension %s, got %s", name, rcl_istr(L, in),
+                                  rcl_istr(L, x->shape[x->ndim - 1])));
   size_t rows = x->numel / (size_t)(in ? in : 1);
   check_int_range(L, rows);
   return rows;

@@ -119,7 +119,8 @@ static int g_set_state(lua_State *L) {
 }
 
 static int g_tostring(lua_State *L) {
-  lua_pushfstring(L, "recur.Generator(seed=%I)", (lua_Integer)check_gen(L, 1)->seed);
+  lua_pushfstring(L, "recur.Generator(seed=%s)",
+                  rcl_istr(L, (long long)((lua_Integer)check_gen(L, 1)->seed)));
   return 1;
 }
 

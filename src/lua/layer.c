@@ -68,7 +68,9 @@ static lua_Integer opt_int(option_reader *o, const char *key, lua_Integer def, i
   if (type != LUA_TNIL) v = lua_tointegerx(L, -1, &ok);
   if (type != LUA_TNIL && (type != LUA_TNUMBER || !ok))
     luaL_error(L, "%s: option %s: expected an integer, got %s", o->type, key, luaL_tolstring(L, -1, NULL));
-  if (v < lo || v > hi) luaL_error(L, "%s: option %s: expected %I..%I, got %I", o->type, key, lo, hi, v);
+  if (v < lo || v > hi)
+    luaL_error(L, "%s: option %s: expected %s..%s, got %s", o->type, key, rcl_istr(L, (long long)(lo)),
+               rcl_istr(L, (long long)(hi)), rcl_istr(L, (long long)(v)));
   lua_pop(L, 1);
   return v;
 }
@@ -301,7 +303,8 @@ static int *read_lengths(lua_State *L, layer *m, int opts, lua_Integer T, lua_In
   lua_Integer n = t ? (lua_Integer)t->numel : (lua_istable(L, at) ? (lua_Integer)luaL_len(L, at) : -1);
   if (n != B || (t && t->ndim != 1))
     luaL_argerror(L, opts,
-                  lua_pushfstring(L, "lengths: expected a 1-D tensor or an array of %I integers", B));
+                  lua_pushfstring(L, "lengths: expected a 1-D tensor or an array of %s integers",
+                                  rcl_istr(L, (long long)(B))));
   if ((size_t)B > m->lengths_cap) {
     lua_getiuservalue(L, 1, 1);
     m->lengths = (int *)(void *)rcl_new_storage(L, (size_t)B);
@@ -320,7 +323,9 @@ static int *read_lengths(lua_State *L, layer *m, int opts, lua_Integer T, lua_In
       lua_pop(L, 1);
     }
     if (!is_number || v != (double)(lua_Integer)v || v < 1 || v > (double)T)
-      luaL_argerror(L, opts, lua_pushfstring(L, "lengths[%I]: expected an integer in 1..%I", b + 1, T));
+      luaL_argerror(L, opts,
+                    lua_pushfstring(L, "lengths[%s]: expected an integer in 1..%s",
+                                    rcl_istr(L, (long long)(b + 1)), rcl_istr(L, (long long)(T))));
     m->lengths[b] = (int)v;
   }
   lua_pop(L, 1);
@@ -557,7 +562,8 @@ static int m_stepper(lua_State *L) {
   if (m->cfg.bidirectional)
     return luaL_error(L, "%s:stepper: a bidirectional layer cannot run step by step", type_name(m));
   if (B < 1 || B > MAX_SIZE)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "batch: expected 1..%d, got %I", MAX_SIZE, B));
+    return luaL_argerror(
+        L, 2, lua_pushfstring(L, "batch: expected 1..%d, got %s", MAX_SIZE, rcl_istr(L, (long long)(B))));
   lua_settop(L, 1);
   stepper *st = (stepper *)lua_newuserdatauv(L, sizeof(stepper), 1); /* 2 */
   memset(st, 0, sizeof *st);

@@ -19,9 +19,23 @@
 
 static void add_json_string(luaL_Buffer *b, const char *s, size_t n) {
   luaL_addchar(b, '"');
-  char *out = luaL_prepbuffsize(b, rc_json_escape(s, n, NULL));
-  luaL_addsize(b, rc_json_escape(s, n, out));
+  for (size_t i = 0; i < n; i++) { /* a character at a time: 5.1 has no luaL_prepbuffsize */
+    char esc[8];
+    luaL_addlstring(b, esc, rc_json_escape(s + i, 1, esc));
+  }
   luaL_addchar(b, '"');
+}
+
+/* appends floats as little-endian F32, in chunks through a local buffer */
+static void add_f32(luaL_Buffer *b, const float *data, size_t n) {
+  unsigned char chunk[1024];
+  while (n > 0) {
+    size_t k = n < sizeof chunk / 4 ? n : sizeof chunk / 4;
+    for (size_t e = 0; e < k; e++) rc_st_store_f32(data[e], chunk + e * 4);
+    luaL_addlstring(b, (const char *)chunk, k * 4);
+    data += k;
+    n -= k;
+  }
 }
 
 /* st_encode(names, tensors, meta_keys, meta_values) -> bytes: tensors (an array, each
@@ -61,17 +75,22 @@ static int l_st_encode(lua_State *L) {
     lua_rawgeti(L, 2, i);
     rc_tensor *t = rcl_test_tensor(L, -1);
     lua_pop(L, 1);
-    if (!name || !t) return luaL_error(L, "st_encode: entry %I needs a string name and a tensor", i);
+    if (!name || !t)
+      return luaL_error(L, "st_encode: entry %s needs a string name and a tensor",
+                        rcl_istr(L, (long long)(i)));
     if (nmeta > 0 || i > 1) luaL_addchar(&hb, ',');
     add_json_string(&hb, name, nl);
     luaL_addstring(&hb, ":{\"dtype\":\"F32\",\"shape\":[");
     for (int d = 0; d < t->ndim; d++) {
       if (d) luaL_addchar(&hb, ',');
-      lua_pushfstring(L, "%I", t->shape[d]);
-      luaL_addvalue(&hb);
+      char num[32];
+      snprintf(num, sizeof num, "%lld", (long long)t->shape[d]);
+      luaL_addstring(&hb, num);
     }
-    lua_pushfstring(L, "],\"data_offsets\":[%I,%I]}", (lua_Integer)at, (lua_Integer)(at + t->numel * 4));
-    luaL_addvalue(&hb);
+    char offsets[80];
+    snprintf(offsets, sizeof offsets, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)at,
+             (unsigned long long)(at + t->numel * 4));
+    luaL_addstring(&hb, offsets);
     at += t->numel * 4;
   }
   luaL_addchar(&hb, '}');
@@ -91,9 +110,7 @@ static int l_st_encode(lua_State *L) {
     lua_rawgeti(L, 2, i);
     rc_tensor *t = rcl_test_tensor(L, -1);
     lua_pop(L, 1); /* the argument table keeps it alive */
-    unsigned char *out = (unsigned char *)luaL_prepbuffsize(&b, t->numel * 4);
-    for (size_t e = 0; e < t->numel; e++) rc_st_store_f32(t->data[e], out + e * 4);
-    luaL_addsize(&b, t->numel * 4);
+    add_f32(&b, t->data, t->numel);
   }
   luaL_pushresult(&b);
   return 1;
@@ -113,13 +130,16 @@ static int l_st_decode(lua_State *L) {
   uint64_t hlen = 0;
   for (int k = 0; k < 8; k++) hlen |= (uint64_t)bytes[k] << (8 * k);
   if (hlen > RC_ST_MAX_HEADER)
-    return decode_error(L, lua_pushfstring(L, "header length %I is over the %d-byte limit",
-                                           (lua_Integer)(hlen > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
-                                                                                         : (lua_Integer)hlen),
-                                           (int)RC_ST_MAX_HEADER));
+    return decode_error(
+        L, lua_pushfstring(
+               L, "header length %s is over the %d-byte limit",
+               rcl_istr(L, (long long)((lua_Integer)(hlen > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
+                                                                                     : (lua_Integer)hlen))),
+               (int)RC_ST_MAX_HEADER));
   if (hlen > len - 8)
-    return decode_error(L, lua_pushfstring(L, "header length %I runs past the end of the file (%I bytes)",
-                                           (lua_Integer)hlen, (lua_Integer)len));
+    return decode_error(L, lua_pushfstring(L, "header length %s runs past the end of the file (%s bytes)",
+                                           rcl_istr(L, (long long)((lua_Integer)hlen)),
+                                           rcl_istr(L, (long long)((lua_Integer)len))));
   const char *json = (const char *)bytes + 8;
   rc_st_header h;
   char err[256];
