@@ -11,20 +11,33 @@ WARN = -Wall -Wextra -Werror=implicit-function-declaration
 LIBFLAG ?= -shared
 BUSTED ?= busted
 
-SRC = $(wildcard src/core/*.c) $(wildcard src/lua/*.c)
+# BLAS=openblas (default) or BLAS=none: recur's portable C GEMM, no BLAS library at all
+BLAS ?= openblas
+ifeq ($(BLAS),none)
+BLAS_SRC = src/core/blas_portable.c
+BLAS_LIB =
+else
+BLAS_SRC = src/core/blas.c
+BLAS_LIB = -lopenblas
+endif
+SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
 HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
-LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) -lopenblas -lm
+LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: alloc-check bench test-compat all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
-recur/core.so: $(SRC) $(HDR)
+recur/core.so: $(SRC) $(HDR) build/blas-$(BLAS)
 	@mkdir -p recur
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
+
+# remembers which BLAS the in-tree build uses, so that switching rebuilds it
+build/blas-$(BLAS):
+	@mkdir -p build && rm -f build/blas-* && touch $@
 
 # TAP output, closed by the line "N passed, N failed"; fails on any failure.
 test: recur/core.so
@@ -83,6 +96,15 @@ test-compat:
 	  set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$$v --cpath=build/$$v/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1 \
 	    || exit 1; \
 	done
+
+# The whole spec suite on the BLAS-free build (in build/noblas/, the in-tree build untouched).
+NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+build/noblas/recur/core.so: $(NOBLAS_SRC) $(HDR)
+	@mkdir -p build/noblas/recur
+	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(NOBLAS_SRC) -lm
+
+test-noblas: build/noblas/recur/core.so
+	set -o pipefail; $(BUSTED) --lua=$(LUA) --cpath=build/noblas/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1
 
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so
