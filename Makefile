@@ -27,7 +27,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -45,7 +45,7 @@ test: recur/core.so
 
 lint:
 	luacheck lua specs examples tools
-	clang-format --dry-run --Werror $(SRC) $(HDR)
+	clang-format --dry-run --Werror $(SRC) $(HDR) src/embed/*.c include/*.h examples/embed/*.c
 
 format:
 	clang-format -i $(SRC) $(HDR)
@@ -128,10 +128,11 @@ cxx-check:
 	for f in $(SRC); do $(CXX) -x c++ -fsyntax-only -Wall -Wextra $(INC) $$f || exit 1; done
 	for f in $(SRC); do $(CXX) -x c++ -fsyntax-only -Wall -Wextra -I/usr/include/lua5.1 $$f || exit 1; done
 
-# Only luaopen_* may be exported.
+# Only luaopen_* and the documented recur_* C API (include/recur.h) may be exported.
 symbols-check: recur/core.so
-	@bad=$$(nm -D --defined-only recur/core.so | awk '{print $$3}' | grep -v '^luaopen_' || true); \
-	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi; echo "exports: only luaopen_*"
+	@bad=$$(nm -D --defined-only recur/core.so | awk '{print $$3}' | grep -v -e '^luaopen_' -e '^recur_' || true); \
+	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi; \
+	echo "exports: $$(nm -D --defined-only recur/core.so | awk '{print $$3}' | tr '\n' ' ')"
 
 # Side-by-side benchmark against PyTorch and the BLAS bound (see bench/compare.sh).
 bench: recur/core.so
@@ -145,6 +146,21 @@ alloc-check:
 	  $(CC) -std=c99 -O2 -c $$f -o build/alloc/$$(basename $$f .c).o || exit 1; done
 	@if nm -u build/alloc/*.o | grep -E ' (malloc|calloc|realloc|free)$$'; then \
 	  echo "allocator calls in the core"; exit 1; fi; echo "core: no allocator calls"
+
+# A static host program: Lua 5.4 and recur linked in (no dlopen), Lua modules compiled in.
+LUA_STATIC ?= /usr/lib/x86_64-linux-gnu/liblua5.4.a
+LUA_MODULES = $(wildcard lua/recur/*.lua)
+EMBED_SRC = $(SRC) src/embed/preload.c build/embed/recur_lua.c
+build/embed/recur_lua.c: $(LUA_MODULES) tools/embed-lua.lua
+	@mkdir -p build/embed
+	$(LUA) tools/embed-lua.lua $@ $(LUA_MODULES)
+
+build/embed/%: examples/embed/%.c $(EMBED_SRC) $(HDR) include/recur.h
+	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O2 -o $@ $< $(EMBED_SRC) $(LUA_STATIC) $(BLAS_LIB) -lm -ldl -lpthread
+
+embed: build/embed/host build/embed/threads
+	cd examples/embed && ../../build/embed/host predictor.safetensors 12
+	build/embed/threads
 
 clean:
 	rm -rf recur build docs luarocks-tree

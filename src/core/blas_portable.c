@@ -16,7 +16,8 @@ static void scale(int m, int n, float beta, float *c, int ldc) {
   if (beta == 1.0f) return;
   for (int i = 0; i < m; i++) {
     float *row = c + (size_t)i * ldc;
-    if (beta == 0.0f) memset(row, 0, (size_t)n * sizeof(float));
+    if (beta == 0.0f)
+      memset(row, 0, (size_t)n * sizeof(float));
     else
       for (int j = 0; j < n; j++) row[j] *= beta;
   }
@@ -41,8 +42,8 @@ static void axpy(int n, float alpha, const float *RC_RESTRICT x, float *RC_RESTR
 }
 
 /* C = alpha A B^T + beta C: each C[i][j] is a dot product of two rows */
-void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-                float *c, int ldc) {
+void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc) {
   scale(m, n, beta, c, ldc);
   for (int j0 = 0; j0 < n; j0 += BLOCK) {
     int j1 = j0 + BLOCK < n ? j0 + BLOCK : n;
@@ -53,24 +54,26 @@ void rc_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const
 }
 
 /* C = alpha A B + beta C: rows of C accumulate scaled rows of B */
-void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-                float *c, int ldc) {
+void rc_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc) {
   scale(m, n, beta, c, ldc);
   for (int p0 = 0; p0 < k; p0 += BLOCK) {
     int p1 = p0 + BLOCK < k ? p0 + BLOCK : k;
     for (int i = 0; i < m; i++)
-      for (int p = p0; p < p1; p++) axpy(n, alpha * a[(size_t)i * lda + p], b + (size_t)p * ldb, c + (size_t)i * ldc);
+      for (int p = p0; p < p1; p++)
+        axpy(n, alpha * a[(size_t)i * lda + p], b + (size_t)p * ldb, c + (size_t)i * ldc);
   }
 }
 
 /* C = alpha A^T B + beta C: for each shared row p, C[i] += A[p][i] B[p] */
-void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-                float *c, int ldc) {
+void rc_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc) {
   scale(m, n, beta, c, ldc);
   for (int i0 = 0; i0 < m; i0 += BLOCK) {
     int i1 = i0 + BLOCK < m ? i0 + BLOCK : m;
     for (int p = 0; p < k; p++)
-      for (int i = i0; i < i1; i++) axpy(n, alpha * a[(size_t)p * lda + i], b + (size_t)p * ldb, c + (size_t)i * ldc);
+      for (int i = i0; i < i1; i++)
+        axpy(n, alpha * a[(size_t)p * lda + i], b + (size_t)p * ldb, c + (size_t)i * ldc);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "generator.h"
 
 #define STORAGE "recur.Storage"
+#define HOST_STORAGE "recur.HostStorage" /* stands for memory the host owns */
 #define STORAGE_ALIGN 64
 #define MAX_NUMEL ((size_t)1 << 40) /* 4 TiB of floats: far above any real use */
 
@@ -711,6 +712,35 @@ static int mt_tostring(lua_State *L) {
   else
     luaL_addstring(&b, "[]");
   luaL_pushresult(&b);
+  return 1;
+}
+
+/* ---- the C API: tensors over host memory ------------------------------------------ */
+
+RECUR_API int luaopen_recur_core(lua_State *L);
+
+RECUR_API int recur_push_tensor_view(lua_State *L, float *data, int ndim, const int64_t *shape) {
+  lua_Integer s[RC_MAX_DIMS];
+  if (ndim < 1 || ndim > RC_MAX_DIMS)
+    return luaL_error(L, "recur_push_tensor_view: ndim must be 1..%d", RC_MAX_DIMS);
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || shape[i] > (int64_t)MAX_NUMEL)
+      return luaL_error(L, "recur_push_tensor_view: bad shape");
+    s[i] = (lua_Integer)shape[i];
+  }
+  luaL_getmetatable(L, RC_TENSOR);
+  int opened = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (!opened) { /* the tensor type needs recur.core opened in this state */
+    lua_pushcfunction(L, luaopen_recur_core);
+    lua_call(L, 0, 1);
+    lua_pop(L, 1);
+  }
+  lua_newuserdatauv(L, 1, 0);
+  luaL_newmetatable(L, HOST_STORAGE);
+  lua_setmetatable(L, -2);
+  rcl_new_view(L, -1, data, ndim, s);
+  lua_remove(L, -2);
   return 1;
 }
 
