@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick="${QUICK:+quick}"
-budget=1.0; [ -n "$quick" ] && budget=0.2
+budget=${BENCH_BUDGET:-0.5}; [ -n "$quick" ] && budget=0.2
 out=bench/out
 mkdir -p "$out"
 if [ "${1:-}" = "--install-torch" ] && ! /usr/bin/python3 -c "import torch" 2>/dev/null; then

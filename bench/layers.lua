@@ -6,7 +6,7 @@
 
 local root = (arg[0]:match("^(.*)bench/") or "./")
 package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
-package.cpath = root .. "?.so;" .. package.cpath
+package.cpath = (os.getenv("RECUR_CPATH") or (root .. "?.so")) .. ";" .. package.cpath -- RECUR_CPATH: another build
 local recur = require "recur"
 local grid = dofile(root .. "bench/grid.lua")
 
@@ -38,11 +38,12 @@ for _, c in ipairs(grid.configs(quick)) do
   layer:evaluate()
   local x = recur.randn{c.T, c.B, c.H}
   local gy = recur.randn{c.T, c.B, c.H}
-  local fwd = time(function() layer:forward(x) end, quick and 0.2 or 1)
+  local budget = tonumber(os.getenv("BENCH_BUDGET")) or (quick and 0.2 or 0.5)
+  local fwd = time(function() layer:forward(x) end, budget)
   local both = time(function()
     layer:forward(x)
     layer:backward(gy)
-  end, quick and 0.2 or 1)
+  end, budget)
   local flops = grid.flops(c)
   io.write(string.format("%s,%d,%d,%d,%d,forward,%.4f,%.2f\n", c.cell, threads, c.T, c.B, c.H, fwd,
     flops.forward / fwd / 1e6))
