@@ -27,7 +27,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -158,9 +158,37 @@ build/embed/recur_lua.c: $(LUA_MODULES) tools/embed-lua.lua
 build/embed/%: examples/embed/%.c $(EMBED_SRC) $(HDR) include/recur.h
 	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O2 -o $@ $< $(EMBED_SRC) $(LUA_STATIC) $(BLAS_LIB) -lm -ldl -lpthread
 
+build/hosts/%: specs/hosts/%.c $(EMBED_SRC) $(HDR) include/recur.h
+	@mkdir -p build/hosts
+	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -o $@ $< $(EMBED_SRC) $(LUA_STATIC) $(BLAS_LIB) -lm -ldl -lpthread
+
+# Every allocation of a training step fails in turn: each must be a clean Lua error.
+oom-check: build/hosts/oom
+	OPENBLAS_NUM_THREADS=1 build/hosts/oom
+
 embed: build/embed/host build/embed/threads
 	cd examples/embed && ../../build/embed/host predictor.safetensors 12
 	build/embed/threads
+
+# libFuzzer harnesses (clang, ASan + UBSan): FUZZ_SECONDS each (default 600), on a working
+# copy of the committed seed corpus in fuzz/corpus/<harness>. `make fuzz FUZZ_SECONDS=20` is CI's.
+FUZZERS = safetensors header tensor csv
+FUZZ_SECONDS ?= 600
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c99 -Isrc/core -Isrc/lua $(INC)
+FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+build/fuzz/%: fuzz/%_fuzz.c fuzz/lua_harness.h $(FUZZ_LIB_SRC) $(HDR)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LUA_STATIC) -lopenblas -lm -ldl
+
+fuzz: $(addprefix build/fuzz/,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	  mkdir -p build/fuzz/work-$$f && \
+	  echo "== $$f ($(FUZZ_SECONDS) s)" && \
+	  OPENBLAS_NUM_THREADS=1 build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/work-$$f fuzz/corpus/$$f 2>&1 | \
+	    grep -E "stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY" | tail -n 4; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 clean:
 	rm -rf recur build docs luarocks-tree
