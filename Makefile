@@ -27,7 +27,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -115,10 +115,12 @@ memcheck: recur/core.so
 
 # The spec suite with an ASan+UBSan build of recur loaded into the stock interpreter.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-asan:
+asan-build:
 	@mkdir -p build/asan/recur
 	$(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(ASAN_FLAGS) $(LIBFLAG) \
 	  -o build/asan/recur/core.so $(SRC) $(LIBS)
+
+asan: asan-build
 	set -o pipefail; LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0 $(TEST_ENV) \
 	  $(BUSTED) --lua=$(LUA) --cpath=build/asan/?.so -o TAP | awk -f tools/tap-summary.awk
@@ -161,6 +163,24 @@ build/embed/%: examples/embed/%.c $(EMBED_SRC) $(HDR) include/recur.h
 build/hosts/%: specs/hosts/%.c $(EMBED_SRC) $(HDR) include/recur.h
 	@mkdir -p build/hosts
 	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -o $@ $< $(EMBED_SRC) $(LUA_STATIC) $(BLAS_LIB) -lm -ldl -lpthread
+
+# Soak: thousands of steps with changing shapes on the ASan+UBSan build; memory must stay flat.
+ITERATIONS ?= 3000
+soak: asan-build
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0 OPENBLAS_NUM_THREADS=1 ITERATIONS=$(ITERATIONS) \
+	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/asan/?.so;;" $(LUA) tools/soak.lua
+
+# Two lua_States training in two threads under ThreadSanitizer (the portable BLAS, so that
+# every line that runs is instrumented).
+TSAN_SRC = $(NOBLAS_SRC) src/embed/preload.c build/embed/recur_lua.c
+build/tsan/threads: examples/embed/threads.c $(TSAN_SRC) $(HDR) include/recur.h
+	@mkdir -p build/tsan
+	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -fsanitize=thread -o $@ $< $(TSAN_SRC) $(LUA_STATIC) \
+	  -lm -ldl -lpthread
+
+tsan: build/tsan/threads
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/tsan/threads
 
 # Every allocation of a training step fails in turn: each must be a clean Lua error.
 oom-check: build/hosts/oom

@@ -1,3 +1,8 @@
+/* the row loops (bias fills, column sums, copies) are worth vectorising; see cells.c */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "no-trapping-math")
+#endif
+
 #include "ops.h"
 
 #include <math.h>
