@@ -144,6 +144,23 @@ describe("safetensors checkpoints", function()
       assert.matches("cannot write /nonexistent/dir/x.safetensors", error_of(recur.save, "/nonexistent/dir/x.safetensors", recur.Linear{in_features = 1, out_features = 1}))
     end)
 
+    it("hostile metadata: a model description that is not JSON, or not a model", function()
+      local path = tmp()
+      write(path, file_of({__metadata__ = {["recur.model"] = "{\"type\":"}}))
+      assert.matches("json.decode: unexpected end of text", error_of(recur.load_model, path))
+      write(path, file_of({__metadata__ = {["recur.model"] = "{\"type\":\"Launch\"}"}}))
+      assert.matches("from_config: unknown module type 'Launch'", error_of(recur.load_model, path))
+      write(path, file_of({__metadata__ = {["recur.model"] = ("["):rep(100)}}))
+      assert.matches("nesting deeper than 64", error_of(recur.load_model, path))
+      os.remove(path)
+    end)
+
+    it("a destination that cannot be written (no permission, not a directory)", function()
+      -- /proc refuses new files even to root, for whom permissions do not apply
+      assert.matches("cannot write /proc/recur.safetensors", error_of(recur.save, "/proc/recur.safetensors", {a = recur.ones{1}}))
+      assert.matches("cannot write /dev/null/x.safetensors", error_of(recur.save, "/dev/null/x.safetensors", {a = recur.ones{1}}))
+    end)
+
     it("a valid file written by the reference layout loads (8-byte padded header)", function()
       local path = tmp()
       write(path, file_of('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}    ', f32(1.5, -2)))

@@ -342,6 +342,8 @@ describe("recurrent layers", function()
       assert.matches("unknown option 'hiden_size'", error_of(recur.GRU, {input_size = 1, hiden_size = 4}))
       assert.matches("option bias: expected a boolean, got number", error_of(recur.RNN, {input_size = 1, hidden_size = 4, bias = 1}))
       assert.matches("table expected", error_of(recur.RNN, 3))
+      assert.matches("input_size and hidden_size are too large", error_of(recur.LSTM, {input_size = 2 ^ 20, hidden_size = 2 ^ 20}))
+      assert.matches("hidden_size: expected 1..1048576, got 1099511627776", error_of(recur.LSTM, {input_size = 1, hidden_size = 2 ^ 40}))
     end)
     it("backward before forward, twice, or with a wrong gradient shape", function()
       local layer = recur.LSTM{input_size = 3, hidden_size = 4}

@@ -233,6 +233,36 @@ describe("training building blocks", function()
       assert.matches("option reduction: expected one of 'mean', 'sum', got 'none'", error_of(recur.MSELoss, {reduction = "none"}))
     end)
 
+    it("non-finite gradients are caught before the optimizer step", function()
+      local lin = recur.Linear{in_features = 2, out_features = 1}
+      local guard = recur.train.LossGuard()
+      local mse = recur.MSELoss()
+      mse:forward(lin:forward(recur.tensor{{1, 0 / 0}}), recur.zeros{1, 1})
+      lin:backward(mse:backward())
+      assert.matches("diverged at step 7: gradient buffer 1 holds NaN or infinity", error_of(guard.check_gradients, guard, lin, 7))
+      lin:zero_grad()
+      guard:check_gradients(lin, 8)
+    end)
+
+    it("errors in the middle of training leave modules and optimizers usable", function()
+      local model = recur.Sequential{recur.GRU{input_size = 3, hidden_size = 4}, recur.Linear{in_features = 4, out_features = 1}}
+      local opt = recur.optim.SGD{model, lr = 0.1}
+      local mse = recur.MSELoss()
+      local x, y = recur.randn{5, 2, 3}, recur.randn{5, 2, 1}
+      assert.matches("x: expected shape", error_of(model.forward, model, recur.randn{5, 2, 7}))
+      assert.matches("target: expected shape", error_of(mse.forward, mse, model:forward(x), recur.zeros{3}))
+      assert.matches("expected a SGD state", error_of(opt.load_state, opt, {kind = "Adam"}))
+      local first
+      for _ = 1, 20 do
+        opt:zero_grad()
+        local loss = mse:forward(model:forward(x), y)
+        first = first or loss
+        model:backward(mse:backward())
+        opt:step()
+      end
+      assert.is_true(mse:forward(model:forward(x), y) < first)
+    end)
+
     it("a mean over only ignored targets is NaN", function()
       local ce = recur.CrossEntropyLoss{ignore_index = 0}
       local loss = ce:forward(recur.zeros{2, 3}, {0, 0})

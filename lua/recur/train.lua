@@ -1,5 +1,6 @@
 --- Helpers for training loops.
 -- @module recur.train
+local nn = require "recur.nn"
 local util = require "recur.util"
 
 local train = {}
@@ -31,6 +32,17 @@ function LossGuard:check(loss, step)
   end
   if loss < self.best then self.best = loss end
   return loss
+end
+
+--- Raises a clear error when a gradient holds NaN or infinity (after backward, before the
+-- optimizer step, so that the parameters stay finite). `params` is what optimizers take.
+function LossGuard:check_gradients(params, step)
+  for i, pair in ipairs(nn.flat_pairs(params)) do
+    if not pair[2]:all_finite() then
+      error(string.format("training diverged%s: gradient buffer %d holds NaN or infinity (try a lower learning " ..
+        "rate or gradient clipping)", step and (" at step " .. tostring(step)) or "", i), 2)
+    end
+  end
 end
 
 --- A timer for progress lines: `timer:rate(items)` is items per second since start;
