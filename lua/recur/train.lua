@@ -36,7 +36,7 @@ end
 
 --- Raises a clear error when a gradient holds NaN or infinity (after backward, before the
 -- optimizer step, so that the parameters stay finite). `params` is what optimizers take.
-function LossGuard:check_gradients(params, step)
+function train.check_gradients(params, step)
   for i, pair in ipairs(nn.flat_pairs(params)) do
     if not pair[2]:all_finite() then
       error(string.format("training diverged%s: gradient buffer %d holds NaN or infinity (try a lower learning " ..
