@@ -88,6 +88,24 @@ function helpers.f32(...)
   return table.concat(out)
 end
 
+--- Central finite differences of f() with respect to every element of t (changed in place
+-- and restored), against the analytic gradient: returns the largest difference divided by
+-- max(1, largest analytic value).
+function helpers.finite_difference_error(t, analytic, f, eps)
+  local flat, g, worst, scale = t:view{-1}, analytic:view{-1}, 0, 1
+  for i = 1, flat:numel() do
+    local v = flat[i]
+    flat[i] = v + eps
+    local up = f()
+    flat[i] = v - eps
+    local down = f()
+    flat[i] = v
+    worst = math.max(worst, math.abs((up - down) / (2 * eps) - g[i]))
+    scale = math.max(scale, math.abs(g[i]))
+  end
+  return worst / scale
+end
+
 --- Runs fn and returns the error message it raises (fails if it does not raise).
 function helpers.error_of(fn, ...)
   local ok, err = pcall(fn, ...)

@@ -20,20 +20,9 @@ end
 local EPS, TOL = 5e-3, 5e-4
 
 local function check_tensor(name, t, analytic, f)
-  local flat, worst, scale = t:view{-1}, 0, 1
-  local g = analytic:view{-1}
-  for i = 1, flat:numel() do
-    local v = flat[i]
-    flat[i] = v + EPS
-    local up = f()
-    flat[i] = v - EPS
-    local down = f()
-    flat[i] = v
-    worst = math.max(worst, math.abs((up - down) / (2 * EPS) - g[i]))
-    scale = math.max(scale, math.abs(g[i]))
-  end
-  if os.getenv("RECUR_FD_REPORT") then io.stderr:write(string.format("%-22s %.3g\n", name, worst / scale)) end
-  assert(worst / scale <= TOL, string.format("%s: finite-difference error %.3g", name, worst / scale))
+  local err = helpers.finite_difference_error(t, analytic, f, EPS)
+  if os.getenv("RECUR_FD_REPORT") then io.stderr:write(string.format("%-22s %.3g\n", name, err)) end
+  assert(err <= TOL, string.format("%s: finite-difference error %.3g", name, err))
 end
 
 local function gradcheck(make, T, B, opts)
