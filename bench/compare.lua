@@ -73,3 +73,45 @@ for _, s in ipairs{{T = 100, B = 64, H = 512}, {T = 50, B = 16, H = 128}, {T = 1
   print(string.format("  T=%d B=%d H=%d: recur %.1f MB, torch-rnn %.1f MB (%.2fx)", s.T, s.B, s.H, bytes / 2 ^ 20,
     torch_rnn / 2 ^ 20, bytes / torch_rnn))
 end
+
+-- the performance targets of the project, checked on the rows above
+print()
+print("targets (min over the rows of each group; met / MISSED):")
+local rows = {}
+for _, r in ipairs(recur_rows) do
+  local k = key(r, table.unpack(layer_key(r)))
+  local t, b = torch[k], bound[k]
+  if t and b then
+    rows[#rows + 1] = {cell = r.cell, threads = r.threads, B = r.B, H = r.H, mode = r.mode,
+      speedup = t.ms / r.ms, pct = 100 * b.bound_ms / r.ms}
+  end
+end
+local function check(label, filter, field, goal, fmt)
+  local worst, n, misses = math.huge, 0, 0
+  for _, r in ipairs(rows) do
+    if filter(r) then
+      n = n + 1
+      worst = math.min(worst, r[field])
+      if r[field] < goal then misses = misses + 1 end
+    end
+  end
+  if n == 0 then return end
+  print(string.format("  %-62s %s (worst %s, %d of %d rows below)", label, misses == 0 and "met" or "MISSED",
+    string.format(fmt, worst), misses, n))
+end
+check("B = 1: at least 4x torch (forward and forward+backward)", function(r) return r.B == 1 end, "speedup", 4, "%.2fx")
+check("B = 1: at least 70% of the BLAS bound", function(r) return r.B == 1 end, "pct", 70, "%.0f%%")
+check("B = 16: forward+backward at least 1.5x torch", function(r) return r.B == 16 and r.mode ~= "forward" end,
+  "speedup", 1.5, "%.2fx")
+check("B = 64, H >= 256, 1 thread: at least 1.1x torch", function(r) return r.B == 64 and r.H >= 256 and r.threads == 1 end,
+  "speedup", 1.1, "%.2fx")
+check("B = 64, H >= 256, 2 threads: at least 1.3x torch", function(r) return r.B == 64 and r.H >= 256 and r.threads == 2 end,
+  "speedup", 1.3, "%.2fx")
+check("B = 64, H >= 256: at least 90% of the BLAS bound", function(r) return r.B == 64 and r.H >= 256 end, "pct", 90, "%.0f%%")
+for _, r in ipairs(read(dir .. "/recur_step.csv")) do
+  if r.threads == 1 and ((r.H == 32) or (r.cell == "LSTM" and r.H == 512)) then
+    local goal = r.H == 32 and 3 or 150
+    print(string.format("  single step %s H=%-3d at most %d us: %s (%.2f us)", r.cell, r.H, goal,
+      r.us_per_step <= goal and "met" or "MISSED", r.us_per_step))
+  end
+end

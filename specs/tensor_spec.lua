@@ -26,6 +26,21 @@ describe("recur.Tensor", function()
       assert.are.equal(0, t:numel())
     end)
 
+    it("checks every row before allocating (a ragged table must not cost what its first rows imply)", function()
+      -- found by fuzzing: the shape is read from the first elements, (24, 24, 24, 24, 24, 24, 24)
+      -- here, 4.6e9 floats, while the table holds 168 entries
+      local t = 0
+      for _ = 1, 7 do
+        local level = {t}
+        for i = 2, 24 do level[i] = 0 end
+        t = level
+      end
+      collectgarbage()
+      local before = collectgarbage("count")
+      assert.matches("element %[1%]%[1%]%[1%]%[1%]%[1%]%[2%] is a number, expected a table", error_of(recur.tensor, t))
+      assert.is_true(collectgarbage("count") - before < 1024, "allocated for the implied shape")
+    end)
+
     it("zeros, ones, full", function()
       assert.are.same({{0, 0}, {0, 0}}, recur.zeros{2, 2}:totable())
       assert.are.same({1, 1, 1}, recur.ones{3}:totable())

@@ -200,7 +200,7 @@ static void fill_nested(lua_State *L, const lua_Integer *shape, int ndim, int de
     } else {
       if (type != LUA_TNUMBER)
         luaL_error(L, "recur.tensor: element %s is a %s, expected a number", c->path, lua_typename(L, type));
-      *c->out++ = (float)lua_tonumber(L, -1);
+      if (c->out) *c->out++ = (float)lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
   }
@@ -218,11 +218,14 @@ static int l_tensor(lua_State *L) {
         L, 1, lua_pushfstring(L, "expected a nested table of numbers, got %s", rcl_typename(L, 1)));
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = nested_shape(L, 1, shape);
-  rc_tensor *t = rcl_new_tensor(L, ndim, shape);
   fill_cursor c;
-  c.out = t->data;
   c.path[0] = '\0';
+  c.out = NULL; /* first check every row: the shape comes from the first elements alone, and a
+                   ragged table must not make us allocate what it implies (found by fuzzing) */
   lua_pushvalue(L, 1);
+  fill_nested(L, shape, ndim, 0, &c);
+  c.out = rcl_new_tensor(L, ndim, shape)->data;
+  lua_insert(L, -2);
   fill_nested(L, shape, ndim, 0, &c);
   lua_pop(L, 1);
   return 1;
