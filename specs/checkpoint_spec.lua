@@ -190,9 +190,11 @@ describe("safetensors checkpoints", function()
   end)
 
   describe("atomic saves", function()
+    -- runs a script in a child interpreter of the same Lua version, with the same module paths
+    -- (so that it loads the same build of recur)
     local function run_child(script, prefix)
       local path = os.tmpname() .. ".lua"
-      write(path, 'package.path = "lua/?.lua;lua/?/init.lua;" .. package.path\npackage.cpath = "./?.so;" .. package.cpath\n' .. script)
+      write(path, string.format("package.path = %q\npackage.cpath = %q\n", package.path, package.cpath) .. script)
       local ok = recur.util.execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
       os.remove(path)
       return ok
@@ -204,11 +206,16 @@ describe("safetensors checkpoints", function()
       recur.save(path, small)
       local before = recur.load(path).weight:totable()
       -- the child writes a 4 MB model under a 64 KB file size limit: SIGXFSZ kills it mid-write
+      local marker = tmp(".started")
       local ok = run_child(string.format([[
         local recur = require "recur"
-        recur.save(%q, recur.Linear{in_features = 1000, out_features = 1000})
-      ]], path), "ulimit -f 64; ")
+        local model = recur.Linear{in_features = 1000, out_features = 1000}
+        io.open(%q, "w"):close() -- it got as far as saving
+        recur.save(%q, model)
+      ]], marker, path), "ulimit -f 64; ")
       assert.is_falsy(ok)
+      assert.is_truthy(io.open(marker), "the child did not reach the save")
+      os.remove(marker)
       assert.are.same(before, recur.load(path).weight:totable())
       os.execute("rm -f " .. path .. ".tmp-*")
       os.remove(path)
@@ -240,11 +247,16 @@ describe("safetensors checkpoints", function()
     it("a save killed with SIGKILL while saving in a loop never leaves a broken file", function()
       local path = tmp()
       recur.save(path, recur.Linear{in_features = 1000, out_features = 500})
+      local marker = tmp(".saved")
       run_child(string.format([[
         local recur = require "recur"
         local m = recur.Linear{in_features = 1000, out_features = 500}
+        recur.save(%q, m)
+        io.open(%q, "w"):close() -- one whole save done; now save until killed
         while true do recur.save(%q, m) end
-      ]], path), "timeout -s KILL 1 ")
+      ]], path, marker, path), "timeout -s KILL 1 ")
+      assert.is_truthy(io.open(marker), "the child never saved")
+      os.remove(marker)
       local t = recur.load(path)
       assert.are.same({500, 1000}, t.weight:shape())
       os.execute("rm -f " .. path .. ".tmp-*")
