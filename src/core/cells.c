@@ -15,20 +15,22 @@
  * 2^n from the exponent bits. x is clamped to [-87.3, 88]: 2^n stays a normal float, and
  * e^x there is below 1e-38 or above 1e38 (the callers only take 1/(1+e^x) of those). */
 static inline float exp_approx(float x) {
-  x = x < -87.33654f ? -87.33654f : (x > 88.0f ? 88.0f : x);
-  float t = x * 1.44269504088896341f + 0.5f;
-  float n = (float)(int)t;
+  /* the comparisons send NaN to the lower bound, so the float -> int conversion below is
+     always defined; NaN is given back by the last select */
+  float xc = x > -87.33654f ? (x < 88.0f ? x : 88.0f) : -87.33654f;
+  float t = xc * 1.44269504088896341f + 0.5f;
+  float n = (float)(int32_t)t;
   n -= n > t ? 1.0f : 0.0f; /* floor */
-  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
   float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
              1.6666665459e-1f) *
                 r +
             5.0000001201e-1f;
   y = y * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; /* n is in [-126, 127] */
   float scale;
   memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
+  return x != x ? x : y * scale;
 }
 
 static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
