@@ -20,6 +20,18 @@
 #define RC_RESTRICT
 #endif
 
+/* Overflow-checked size arithmetic: 1 and *out = the result, or 0 when it overflows. */
+static inline int rc_size_mul(size_t a, size_t b, size_t *out) {
+  if (b != 0 && a > SIZE_MAX / b) return 0;
+  *out = a * b;
+  return 1;
+}
+static inline int rc_size_add(size_t a, size_t b, size_t *out) {
+  if (a > SIZE_MAX - b) return 0;
+  *out = a + b;
+  return 1;
+}
+
 #ifdef __cplusplus
 #define RC_BEGIN_DECLS extern "C" {
 #define RC_END_DECLS }

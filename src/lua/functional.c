@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/ops.h"
+#include "args.h"
 #include "generator.h"
 #include "tensor.h"
 
@@ -34,37 +35,21 @@ static void check_int_range(lua_State *L, size_t n) {
  * 1..limit, or equal `allowed` (e.g. ignore_index), kept as is. */
 static int32_t *read_indices(lua_State *L, int arg, const char *name, size_t n, lua_Integer limit,
                              lua_Integer allowed) {
-  rc_tensor *t = rcl_test_tensor(L, arg);
-  if (!t && !lua_istable(L, arg))
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "%s: expected a tensor or an array of integers, got %s", name,
-                                  rcl_typename(L, arg)));
-  size_t count = t ? t->numel : (size_t)luaL_len(L, arg);
-  if (count != n)
+  rcl_int_list list = rcl_check_int_list(L, arg, name);
+  if (list.n != n)
     luaL_argerror(L, arg,
                   lua_pushfstring(L, "%s: expected %s indices, got %s", name, rcl_istr(L, (long long)n),
-                                  rcl_istr(L, (long long)count)));
+                                  rcl_istr(L, (long long)list.n)));
   int32_t *out = (int32_t *)(void *)rcl_new_storage(L, n);
   for (size_t i = 0; i < n; i++) {
-    double v;
-    int is_number = 1;
-    if (t) {
-      v = t->data[i];
-    } else {
-      is_number = lua_geti(L, arg, (lua_Integer)i + 1) == LUA_TNUMBER;
-      v = lua_tonumber(L, -1);
-      lua_pop(L, 1);
-    }
-    if (is_number && v == (double)allowed) {
+    lua_Integer v;
+    if (!rcl_int_list_at(&list, i, &v)) rcl_int_list_error(&list, i, 1, limit);
+    if (v == allowed)
       out[i] = (int32_t)allowed;
-      continue;
-    }
-    if (!is_number || v != (double)(lua_Integer)v || v < 1 || v > (double)limit)
-      luaL_argerror(L, arg,
-                    lua_pushfstring(L, "%s[%s]: expected an integer in 1..%s, got %s", name,
-                                    rcl_istr(L, (long long)i + 1), rcl_istr(L, limit),
-                                    is_number ? lua_pushfstring(L, "%f", v) : "a non-number"));
-    out[i] = (int32_t)v - 1;
+    else if (v >= 1 && v <= limit)
+      out[i] = (int32_t)(v - 1);
+    else
+      rcl_int_list_error(&list, i, 1, limit);
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/rnn.h"
+#include "args.h"
 #include "generator.h"
 #include "tensor.h"
 
@@ -299,9 +300,8 @@ static int *read_lengths(lua_State *L, layer *m, int opts, lua_Integer T, lua_In
   lua_getfield(L, opts, "lengths");
   int at = lua_gettop(L);
   if (lua_isnil(L, at)) return NULL;
-  rc_tensor *t = rcl_test_tensor(L, at);
-  lua_Integer n = t ? (lua_Integer)t->numel : (lua_istable(L, at) ? (lua_Integer)luaL_len(L, at) : -1);
-  if (n != B || (t && t->ndim != 1))
+  rcl_int_list list = rcl_check_int_list(L, at, "lengths");
+  if (list.n != (size_t)B || (list.tensor && list.tensor->ndim != 1))
     luaL_argerror(L, opts,
                   lua_pushfstring(L, "lengths: expected a 1-D tensor or an array of %s integers",
                                   rcl_istr(L, (long long)(B))));
@@ -313,20 +313,7 @@ static int *read_lengths(lua_State *L, layer *m, int opts, lua_Integer T, lua_In
     lua_pop(L, 1);
   }
   for (lua_Integer b = 0; b < B; b++) {
-    int is_number = 1;
-    double v;
-    if (t) {
-      v = t->data[b];
-    } else {
-      is_number = lua_geti(L, at, b + 1) == LUA_TNUMBER;
-      v = lua_tonumber(L, -1);
-      lua_pop(L, 1);
-    }
-    if (!is_number || v != (double)(lua_Integer)v || v < 1 || v > (double)T)
-      luaL_argerror(L, opts,
-                    lua_pushfstring(L, "lengths[%s]: expected an integer in 1..%s",
-                                    rcl_istr(L, (long long)(b + 1)), rcl_istr(L, (long long)(T))));
-    m->lengths[b] = (int)v;
+    m->lengths[b] = (int)rcl_int_list_check(&list, (size_t)b, 1, T);
   }
   lua_pop(L, 1);
   return m->lengths;

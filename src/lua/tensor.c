@@ -7,6 +7,7 @@
 
 #include "../core/blas.h"
 #include "../core/cells.h"
+#include "args.h"
 #include "generator.h"
 
 #define STORAGE "recur.Storage"
@@ -101,32 +102,21 @@ void rcl_check_shape(lua_State *L, int arg, const rc_tensor *t, const char *name
 
 /* reads a shape table {d1, d2, ...}; -1 allowed once when `infer` is set */
 static int read_shape(lua_State *L, int arg, lua_Integer *shape, int infer) {
-  luaL_checktype(L, arg, LUA_TTABLE);
-  int ndim = (int)luaL_len(L, arg);
+  size_t ndim = rcl_check_array(L, arg, "shape", RCL_MAX_ARRAY);
   if (ndim < 1 || ndim > RC_MAX_DIMS)
-    luaL_argerror(L, arg, lua_pushfstring(L, "shape: expected 1 to %d sizes, got %d", RC_MAX_DIMS, ndim));
-  for (int i = 0; i < ndim; i++) {
-    lua_geti(L, arg, i + 1);
-    int ok;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    if (!ok || lua_type(L, -1) != LUA_TNUMBER || v < (infer ? -1 : 0))
-      luaL_argerror(L, arg,
-                    lua_pushfstring(L, "shape[%d]: expected a non-negative integer, got %s", i + 1,
-                                    luaL_tolstring(L, -1, NULL)));
-    shape[i] = v;
-    lua_pop(L, 1);
-  }
-  return ndim;
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "shape: expected 1 to %d sizes, got %s", RC_MAX_DIMS,
+                                  rcl_istr(L, (long long)ndim)));
+  rcl_int_list list = {L, lua_absindex(L, arg), "shape", NULL, ndim};
+  for (size_t i = 0; i < ndim; i++) shape[i] = rcl_int_list_check(&list, i, infer ? -1 : 0, LUA_MAXINTEGER);
+  return (int)ndim;
 }
 
 static rc_tensor *new_from_shape_arg(lua_State *L, int arg) {
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = read_shape(L, arg, shape, 0);
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] > 0 && n > MAX_NUMEL / (size_t)shape[i]) luaL_argerror(L, arg, "shape: too many elements");
-    n *= (size_t)shape[i];
-  }
+  size_t n;
+  if (!rcl_shape_numel(shape, ndim, MAX_NUMEL, &n)) luaL_argerror(L, arg, "shape: too many elements");
   return rcl_new_tensor(L, ndim, shape);
 }
 
