@@ -12,13 +12,11 @@ describe("checked argument reading", function()
   it("reads the raw length of arrays: __len and __index are not trusted", function()
     assert.matches("shape: expected 1 to 8 sizes, got 0", error_of(recur.zeros, lying_length(2 ^ 62)))
     assert.are.same({2, 3}, recur.zeros(lying_length(2 ^ 62, {2, 3})):shape())
-    local emb = recur.Embedding{num_embeddings = 4, embedding_dim = 2}
-    assert.matches("expected 3 indices, got 0", error_of(emb.forward, emb, lying_length(3)))
   end)
 
   it("checks the product of a shape for overflow", function()
     assert.matches("too many elements", error_of(recur.zeros, {2 ^ 62, 2 ^ 62, 16}))
-    assert.matches("too many elements", error_of(recur.zeros, {math.maxinteger, math.maxinteger}))
+    assert.matches("too many elements", error_of(recur.zeros, {2 ^ 53, 2 ^ 53}))
   end)
 
   it("accepts integral floats and rejects fractions, NaN, infinities and huge values", function()

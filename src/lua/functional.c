@@ -110,8 +110,7 @@ static int index_shape(lua_State *L, int arg, lua_Integer *shape) {
     memcpy(shape, t->shape, (size_t)t->ndim * sizeof(lua_Integer));
     return t->ndim;
   }
-  luaL_checktype(L, arg, LUA_TTABLE);
-  shape[0] = (lua_Integer)luaL_len(L, arg);
+  shape[0] = (lua_Integer)rcl_check_int_list(L, arg, "input").n;
   return 1;
 }
 
