@@ -215,3 +215,47 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 
 clean:
 	rm -rf recur build docs luarocks-tree
+
+# ---- Windows and WebAssembly -------------------------------------------------------------
+# Both build Lua 5.4 from Debian's lua5.4 source package (fetched by platform/fetch-lua.sh
+# into build/lua-src) and recur with the BLAS-free GEMM, and run platform/smoke.lua.
+LUA_SRC = build/lua-src
+$(LUA_SRC)/src/lua.h: platform/fetch-lua.sh
+	$(call need,dpkg-source,dpkg-dev)
+	platform/fetch-lua.sh $(LUA_SRC)
+	@touch $@
+# $(call need,PROGRAM,DEBIAN PACKAGE): stops with a clear message when PROGRAM is missing
+need = @command -v $(1) >/dev/null 2>&1 || { echo "$@ needs $(1): apt-get install -y $(2)"; exit 1; }
+# expanded in recipes, after the fetch
+LUA_LIB_SRC = $(filter-out %/lua.c %/luac.c,$(wildcard $(LUA_SRC)/src/*.c))
+
+# Windows x86-64, cross-compiled with MinGW-w64: build/windows holds lua.exe, lua54.dll,
+# recur.dll and lua/recur/*.lua, the layout that Lua's default search paths find on Windows.
+MINGW_CC ?= x86_64-w64-mingw32-gcc
+WINE ?= $(or $(shell command -v wine64 2>/dev/null),$(shell command -v wine 2>/dev/null),/usr/lib/wine/wine64)
+WIN = build/windows
+WIN_LUA_MODULES = $(patsubst lua/%,$(WIN)/lua/%,$(LUA_MODULES))
+$(WIN)/lua54.dll: $(LUA_SRC)/src/lua.h
+	$(call need,$(MINGW_CC),gcc-mingw-w64-x86-64)
+	@mkdir -p $(WIN)
+	$(MINGW_CC) -O2 -std=gnu99 -DLUA_BUILD_AS_DLL -DLUA_COMPAT_5_3 -static-libgcc -shared -s -o $@ $(LUA_LIB_SRC)
+
+$(WIN)/lua.exe: $(WIN)/lua54.dll
+	$(MINGW_CC) -O2 -std=gnu99 -DLUA_BUILD_AS_DLL -static-libgcc -s -o $@ $(LUA_SRC)/src/lua.c $(WIN)/lua54.dll
+
+$(WIN)/recur.dll: $(NOBLAS_SRC) $(HDR) $(WIN)/lua54.dll
+	$(MINGW_CC) -std=c99 $(WARN) -Werror -O2 -DLUA_BUILD_AS_DLL -D__USE_MINGW_ANSI_STDIO=1 -I$(LUA_SRC)/src -static-libgcc \
+	  -shared -s -o $@ $(NOBLAS_SRC) $(WIN)/lua54.dll
+
+$(WIN)/lua/%.lua: lua/%.lua
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+windows: $(WIN)/lua.exe $(WIN)/recur.dll $(WIN_LUA_MODULES)
+
+# platform/smoke.lua under Wine, run by build/windows/lua.exe with its default search paths
+WINE_ENV = WINEPREFIX=$(CURDIR)/build/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+windows-test: windows
+	$(call need,$(WINE),wine64)
+	rm -rf $(WIN)/smoke && mkdir -p $(WIN)/smoke
+	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 $(WINE_ENV) $(WINE) $(WIN)/lua.exe platform/smoke.lua $(WIN)/smoke
