@@ -44,8 +44,8 @@ test: recur/core.so
 	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP | awk -f tools/tap-summary.awk
 
 lint:
-	luacheck lua specs examples tools
-	clang-format --dry-run --Werror $(SRC) $(HDR) src/embed/*.c include/*.h examples/embed/*.c
+	luacheck lua specs examples tools platform
+	clang-format --dry-run --Werror $(SRC) $(HDR) src/embed/*.c include/*.h examples/embed/*.c platform/*.c
 
 format:
 	clang-format -i $(SRC) $(HDR)
@@ -259,3 +259,26 @@ windows-test: windows
 	$(call need,$(WINE),wine64)
 	rm -rf $(WIN)/smoke && mkdir -p $(WIN)/smoke
 	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 $(WINE_ENV) $(WINE) $(WIN)/lua.exe platform/smoke.lua $(WIN)/smoke
+
+# WebAssembly, with emscripten: Lua's stand-alone interpreter (lua.c) with recur compiled in
+# (platform/linit_recur.c preloads it) as build/wasm/lua.js + lua.wasm, for node; it reads
+# and writes the host's files (NODERAWFS).
+# (emcc runs node scripts that need Debian's node-acorn, in /usr/share/nodejs, which only
+# Debian's node searches by itself)
+EMCC ?= NODE_PATH=/usr/share/nodejs emcc
+WASM = build/wasm
+WASM_FLAGS = -O2 -sENVIRONMENT=node -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sWASM_ASYNC_COMPILATION=0
+$(WASM)/lua.js: $(NOBLAS_SRC) $(HDR) include/recur.h src/embed/preload.c build/embed/recur_lua.c \
+  platform/linit_recur.c $(LUA_SRC)/src/lua.h
+	$(call need,emcc,emscripten)
+	@rm -rf $(WASM)/obj && mkdir -p $(WASM)/obj
+	cd $(WASM)/obj && $(EMCC) -O2 -std=gnu99 -DLUA_USE_POSIX -c $(abspath $(filter-out %/linit.c,$(LUA_LIB_SRC)) $(LUA_SRC)/src/lua.c)
+	$(EMCC) -std=c99 $(WARN) -Werror -Iinclude -Isrc/lua -I$(LUA_SRC)/src $(WASM_FLAGS) -o $@ $(WASM)/obj/*.o \
+	  platform/linit_recur.c $(NOBLAS_SRC) src/embed/preload.c build/embed/recur_lua.c
+
+wasm: $(WASM)/lua.js
+
+wasm-test: wasm
+	$(call need,node,nodejs)
+	rm -rf $(WASM)/smoke && mkdir -p $(WASM)/smoke
+	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 node $(WASM)/lua.js platform/smoke.lua $(WASM)/smoke

@@ -23,4 +23,7 @@ apt-get "${apt_options[@]}" update
 (cd "$apt_dir/get" && apt-get "${apt_options[@]}" source lua5.4 >/dev/null)
 mkdir -p "$(dirname "$dest")"
 mv "$apt_dir"/get/lua5.4-*/ "$dest"
+# Debian's patch 0002 makes the POSIX luaconf.h include this header, which Debian's build writes:
+# the multiarch directory in the default C module path (/usr/lib/<triplet>/lua/5.4)
+echo '#define DEB_HOST_MULTIARCH "'"$(dpkg-architecture -qDEB_HOST_MULTIARCH)"'"' > "$dest/src/lua5.4-deb-multiarch.h"
 echo "Lua source: $(cd "$apt_dir/get" && ls lua5.4_*.dsc) in $dest"
