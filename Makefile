@@ -2,7 +2,8 @@
 # Overridable: LUA (interpreter), LUA_INCDIR, CFLAGS, LIBFLAG, OPENBLAS_LIBDIR, OPENBLAS_INCDIR.
 SHELL := /bin/bash
 LUA ?= lua5.4
-LUA_INCDIR ?= /usr/include/lua5.4
+# Debian's headers of the interpreter LUA names: LUA=lua5.1, lua5.3 or luajit is enough
+LUA_INCDIR ?= $(if $(filter luajit,$(notdir $(LUA))),/usr/include/luajit-2.1,/usr/include/$(notdir $(LUA)))
 OPENBLAS_LIBDIR ?=
 OPENBLAS_INCDIR ?=
 CC ?= cc
@@ -22,26 +23,31 @@ BLAS_LIB = -lopenblas
 endif
 SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
 HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
+LUA_MODULES = $(wildcard lua/recur/*.lua)
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
 LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-test soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
-recur/core.so: $(SRC) $(HDR) build/blas-$(BLAS)
+recur/core.so: $(SRC) $(HDR) build/build-id
 	@mkdir -p recur
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
 
-# remembers which BLAS the in-tree build uses, so that switching rebuilds it
-build/blas-$(BLAS):
-	@mkdir -p build && rm -f build/blas-* && touch $@
+# The in-tree build's configuration: changing it (another Lua's headers, as `make test
+# LUA=lua5.1` or `luarocks make` under another Lua do, the BLAS, the compiler or its flags)
+# rebuilds recur/core.so.
+BUILD_ID = $(CC) | $(CFLAGS) | $(LIBFLAG) | $(LUA_INCDIR) | $(BLAS) | $(OPENBLAS_INCDIR) | $(OPENBLAS_LIBDIR)
+build/build-id: FORCE
+	@mkdir -p build && echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@
+FORCE:
 
 # TAP output, closed by the line "N passed, N failed"; fails on any failure.
 test: recur/core.so
-	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP | awk -f tools/tap-summary.awk
+	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP $(BUSTED_ARGS) | awk -f tools/tap-summary.awk
 
 lint:
 	luacheck lua specs examples tools platform
@@ -56,12 +62,17 @@ docs:
 install:
 	luarocks --lua-version=5.4 make recur-scm-1.rockspec
 
+# what the rockspec's build (type "make") installs: LuaRocks gives the rock's directories
+rock-install: recur/core.so
+	mkdir -p $(INST_LIBDIR)/recur $(INST_LUADIR)/recur
+	cp recur/core.so $(INST_LIBDIR)/recur/
+	cp $(LUA_MODULES) $(INST_LUADIR)/recur/
+
 # Builds the rock into a private tree and loads it from there (keeps the rockspec honest).
 ROCK_TREE = build/rock-tree
 rock-check:
 	rm -rf $(ROCK_TREE)
 	luarocks --lua-version=5.4 make --tree=$(ROCK_TREE) recur-scm-1.rockspec
-	rm -f recur/core.so src/*/*.o # luarocks builds in place; let make rebuild its own
 	cd /tmp && LUA_PATH="$(CURDIR)/$(ROCK_TREE)/share/lua/5.4/?.lua;$(CURDIR)/$(ROCK_TREE)/share/lua/5.4/?/init.lua" \
 	  LUA_CPATH="$(CURDIR)/$(ROCK_TREE)/lib/lua/5.4/?.so" $(LUA) $(CURDIR)/tools/rock-check.lua
 
@@ -151,7 +162,6 @@ alloc-check:
 
 # A static host program: Lua 5.4 and recur linked in (no dlopen), Lua modules compiled in.
 LUA_STATIC ?= /usr/lib/x86_64-linux-gnu/liblua5.4.a
-LUA_MODULES = $(wildcard lua/recur/*.lua)
 EMBED_SRC = $(SRC) src/embed/preload.c build/embed/recur_lua.c
 build/embed/recur_lua.c: $(LUA_MODULES) tools/embed-lua.lua
 	@mkdir -p build/embed

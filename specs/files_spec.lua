@@ -99,8 +99,8 @@ describe("atomic saves clean up", function()
     local child = scripts .. "/save_often.lua"
     child_script(child, string.format([[
       local recur = require "recur"
-      local model = recur.Linear{in_features = 1000, out_features = 500}
-      for _ = 1, 15 do
+      local model = recur.Linear{in_features = 1000, out_features = 250}
+      for _ = 1, 12 do
         local ok, err = pcall(recur.save, %q, model)
         if not ok then io.stderr:write(err, "\n") os.exit(1) end
       end
@@ -114,30 +114,36 @@ describe("atomic saves clean up", function()
 
   it("saves killed (SIGKILL) in a loop leave the checkpoint and nothing else", function()
     local dir, scripts = make_dir(), make_dir()
-    local path = dir .. "/model.safetensors"
+    local path, started = dir .. "/model.safetensors", scripts .. "/started"
     local child = scripts .. "/save_forever.lua"
     child_script(child, string.format([[
       local recur = require "recur"
-      local model = recur.Linear{in_features = 1000, out_features = 1000}
+      local model = recur.Linear{in_features = 1000, out_features = 500}
+      recur.save(%q, model)
+      io.open(%q, "w"):close()
       while true do recur.save(%q, model) end
-    ]], path))
+    ]], path, started, path))
+    -- runs the child; once it saves in a loop, waits for one of its temporary files to appear
+    -- (a busy loop on a shell glob), lets DELAY seconds pass and kills it
+    local round_script = [[
+      rm -f %s; %s %s & pid=$!
+      for _ in $(seq 500); do [ -e %s ] && break; sleep 0.01; done
+      for _ in $(seq 100000); do set -- %s.tmp-*; [ -e "$1" ] && break; done
+      sleep %.3f; kill -9 $pid; wait $pid 2>/dev/null; [ -e %s ]
+    ]]
     local left_behind = 0 -- rounds whose kill hit a save mid-write
-    for round = 1, 10 do
-      -- killed 80 to 200 ms after its start: a 4 MB save takes about 20 ms
-      local delay = 0.08 + 0.01 * ((round * 7) % 13)
-      recur.util.execute(string.format("exec 2>/dev/null; timeout -s KILL %.2f %s %s", delay, helpers.interpreter(), child))
+    for round = 1, 6 do
+      local delay = 0.002 * ((round * 7) % 6) -- 0 to 10 ms into a save of about 10 to 20 ms
+      assert.is_true(recur.util.execute(string.format(round_script, started, helpers.interpreter(), child, started,
+        path, delay, started)), "the child never got to its saving loop")
       local temps = temps_of(dir, "model.safetensors")
       -- each save removed the files the kills before it left: at most this round's remains
       assert.is_true(temps <= 1, string.format("round %d: %d temporary files", round, temps))
       if temps == 1 then left_behind = left_behind + 1 end
-      local f = io.open(path, "rb")
-      if f then
-        f:close()
-        assert.are.same({1000, 1000}, recur.load(path).weight:shape())
-      end
+      assert.are.same({500, 1000}, recur.load(path).weight:shape())
     end
     assert.is_true(left_behind > 0, "no kill landed during a save: the loop tested nothing")
-    recur.save(path, recur.Linear{in_features = 1000, out_features = 1000})
+    recur.save(path, recur.Linear{in_features = 2, out_features = 2})
     assert.are.same({"model.safetensors"}, listing(dir))
     os.execute("rm -rf " .. dir .. " " .. scripts)
   end)

@@ -232,17 +232,33 @@ static void sync_directory(const char *path, char *scratch) {
   }
 }
 
+/* Creates the temporary file of the target path (plen bytes, at the start of tmp; the name goes
+ * after it) with an exclusive flock held: the mark of a save in progress (see remove_if_stale;
+ * a no-op where locks are not supported). Another save may take the file for stale between
+ * mkstemp and flock, and remove it: then it starts again. Returns the descriptor and the file's
+ * stat in *st, or -1 with *err filled. */
+static int create_locked_temp(char *tmp, size_t plen, struct stat *st, rc_file_error *err) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    memcpy(tmp + plen, TEMP_SUFFIX "XXXXXX", TEMP_SUFFIX_LEN + TEMP_RANDOM_LEN + 1);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return fail(err, "create", errno);
+    flock(fd, LOCK_EX);
+    if (fstat(fd, st) == 0 && st->st_nlink > 0) return fd;
+    close(fd);
+    unlink(tmp); /* removed already, unless fstat failed */
+  }
+  return fail(err, "create", EAGAIN);
+}
+
 int rc_write_file_atomic(const char *path, const char *data, size_t len, char *workspace,
                          rc_file_error *err) {
   size_t plen = strlen(path);
   char *tmp = workspace, *scratch = workspace + plen + 16;
   memcpy(tmp, path, plen);
-  memcpy(tmp + plen, TEMP_SUFFIX "XXXXXX", TEMP_SUFFIX_LEN + TEMP_RANDOM_LEN + 1);
-  int fd = mkstemp(tmp);
-  if (fd < 0) return fail(err, "create", errno);
-  flock(fd, LOCK_EX); /* this file is in use (see remove_if_stale); a no-op where locks are not supported */
   struct stat mine, old;
-  if (fstat(fd, &mine) == 0) remove_stale_temps(path, &mine, scratch);
+  int fd = create_locked_temp(tmp, plen, &mine, err);
+  if (fd < 0) return -1;
+  remove_stale_temps(path, &mine, scratch);
   /* mkstemp makes the file private: give it the replaced file's mode, else rw-r--r-- */
   fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644);
   const char *step = "write";
