@@ -76,6 +76,36 @@ rock-check:
 	cd /tmp && LUA_PATH="$(CURDIR)/$(ROCK_TREE)/share/lua/5.4/?.lua;$(CURDIR)/$(ROCK_TREE)/share/lua/5.4/?/init.lua" \
 	  LUA_CPATH="$(CURDIR)/$(ROCK_TREE)/lib/lua/5.4/?.so" $(LUA) $(CURDIR)/tools/rock-check.lua
 
+# A release in build/dist: recur-$(VERSION).tar.gz (the tracked files of the working tree under
+# recur-$(VERSION)/, reproducible: sorted, owner root, the last commit's time), its rockspec
+# recur-$(VERSION)-1.rockspec (recur-scm-1.rockspec with that version, its source the tarball's
+# file:// address) and the source rock that `luarocks pack` makes from them, offline.
+VERSION = 0.1.0
+DIST = build/dist
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	git ls-files -z | tar --null -T - --sort=name --owner=0 --group=0 --numeric-owner \
+	  --mtime=@$$(git log -1 --format=%ct) --transform 's,^,recur-$(VERSION)/,' -cf - | gzip -n > $(DIST)/recur-$(VERSION).tar.gz
+	$(LUA) tools/release-rockspec.lua $(VERSION) file://$(CURDIR)/$(DIST)/recur-$(VERSION).tar.gz \
+	  $(DIST)/recur-$(VERSION)-1.rockspec
+	cd $(DIST) && luarocks --lua-version=5.4 pack recur-$(VERSION)-1.rockspec
+	@ls -l $(DIST)
+
+# Installs the packed rock into a fresh tree under Lua 5.1, 5.3, 5.4 and LuaJIT (LuaRocks' 5.1
+# with LuaJIT's headers), and the BLAS-free build under 5.4, and loads each from outside the
+# repository.
+ROCK_INSTALLS = lua5.1 lua5.3 lua5.4 luajit lua5.4-noblas
+rock-install-check: dist
+	@for name in $(ROCK_INSTALLS); do \
+	  lua=$${name%-noblas}; blas=$$([ $$name = $$lua ] && echo openblas || echo portable); \
+	  case $$lua in luajit) v=5.1; headers=LUA_INCDIR=/usr/include/luajit-2.1;; *) v=$${lua#lua}; headers=;; esac; \
+	  tree=$(CURDIR)/build/rock-trees/$$name; rm -rf $$tree; mkdir -p $$tree; \
+	  BLAS=$$([ $$blas = portable ] && echo none || echo openblas) luarocks --lua-version=$$v install --tree=$$tree \
+	    $(DIST)/recur-$(VERSION)-1.src.rock $$headers > $$tree/log 2>&1 || { cat $$tree/log; exit 1; }; \
+	  (cd /tmp && LUA_PATH="$$tree/share/lua/$$v/?.lua;$$tree/share/lua/$$v/?/init.lua" LUA_CPATH="$$tree/lib/lua/$$v/?.so" \
+	    EXPECTED_BLAS=$$blas $$lua $(CURDIR)/tools/rock-check.lua) || exit 1; \
+	done
+
 example: recur/core.so
 	LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="./?.so;;" $(LUA) examples/quickstart.lua
 

@@ -27,7 +27,7 @@ dependencies = {
 --   luarocks --lua-version=5.1 install recur LUA_INCDIR=/usr/include/luajit-2.1   for LuaJIT
 build = {
   type = "make",
-  build_variables = {
+  variables = { -- for both passes, so that the install pass finds the build up to date
     CFLAGS = "$(CFLAGS)",
     LIBFLAG = "$(LIBFLAG)",
     LUA_INCDIR = "$(LUA_INCDIR)",
