@@ -2,8 +2,10 @@
 # Overridable: LUA (interpreter), LUA_INCDIR, CFLAGS, LIBFLAG, OPENBLAS_LIBDIR, OPENBLAS_INCDIR.
 SHELL := /bin/bash
 LUA ?= lua5.4
-# Debian's headers of the interpreter LUA names: LUA=lua5.1, lua5.3 or luajit is enough
-LUA_INCDIR ?= $(if $(filter luajit,$(notdir $(LUA))),/usr/include/luajit-2.1,/usr/include/$(notdir $(LUA)))
+# Debian's headers of a Lua interpreter: $(call lua_headers,lua5.1) is /usr/include/lua5.1, so
+# that LUA=lua5.1, lua5.3 or luajit is enough
+lua_headers = $(if $(filter luajit,$(notdir $(1))),/usr/include/luajit-2.1,/usr/include/$(notdir $(1)))
+LUA_INCDIR ?= $(call lua_headers,$(LUA))
 OPENBLAS_LIBDIR ?=
 OPENBLAS_INCDIR ?=
 CC ?= cc
@@ -122,17 +124,16 @@ examples-smoke: recur/core.so
 	for f in charrnn/history.csv charrnn/loss.svg charrnn/model.safetensors forecast/history.csv forecast/mae.svg \
 	  game/history.csv game/accuracy.svg; do test -s $(SMOKE)/$$f || { echo "missing $$f"; exit 1; }; done
 
+# recur.core for another interpreter in build/<interpreter>/ (test-compat; LÖVE runs LuaJIT's)
+build/%/recur/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) -I$(call lua_headers,$*) $(CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
+
 # The whole spec suite under Lua 5.1, 5.3 and LuaJIT 2.1 (5.4 is `make test`), each with
 # its own build of recur.core in build/<interpreter>/.
 COMPAT_LUAS = lua5.1 lua5.3 luajit
-incdir_lua5.1 = /usr/include/lua5.1
-incdir_lua5.3 = /usr/include/lua5.3
-incdir_luajit = /usr/include/luajit-2.1
-test-compat:
+test-compat: $(foreach v,$(COMPAT_LUAS),build/$(v)/recur/core.so)
 	@for v in $(COMPAT_LUAS); do \
-	  mkdir -p build/$$v/recur && \
-	  $(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) -I$$(case $$v in luajit) echo $(incdir_luajit);; *) echo /usr/include/$$v;; esac) \
-	    $(CFLAGS) $(LIBFLAG) -o build/$$v/recur/core.so $(SRC) $(LIBS) || exit 1; \
 	  printf '%s: ' $$v; \
 	  set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$$v --cpath=build/$$v/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1 \
 	    || exit 1; \
@@ -322,3 +323,14 @@ wasm-test: wasm
 	$(call need,node,nodejs)
 	rm -rf $(WASM)/smoke && mkdir -p $(WASM)/smoke
 	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 node $(WASM)/lua.js platform/smoke.lua $(WASM)/smoke
+
+# The LÖVE example (examples/love) headless: LOVE_FRAMES frames under Xvfb, one move each,
+# then a screenshot and exit status 0; fails on any error, a missing or an empty PNG.
+LOVE_FRAMES ?= 600
+love-test: build/luajit/recur/core.so
+	$(call need,love,love)
+	$(call need,xvfb-run,xvfb xauth)
+	rm -rf build/love && mkdir -p build/love
+	$(TEST_ENV) timeout 300 xvfb-run -a -s "-screen 0 1024x768x24" love examples/love --frames $(LOVE_FRAMES) \
+	  --screenshot $(CURDIR)/build/love/screenshot.png
+	test -s build/love/screenshot.png
