@@ -31,7 +31,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-test soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -324,13 +324,21 @@ wasm-test: wasm
 	rm -rf $(WASM)/smoke && mkdir -p $(WASM)/smoke
 	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 node $(WASM)/lua.js platform/smoke.lua $(WASM)/smoke
 
-# The LÖVE example (examples/love) headless: LOVE_FRAMES frames under Xvfb, one move each,
-# then a screenshot and exit status 0; fails on any error, a missing or an empty PNG.
+# examples/love with recur inside (recur/*.lua and recur/core.so built for LuaJIT, LÖVE's Lua):
+# the layout of a game that ships recur; `love build/love/game` runs it without the repository.
+LOVE_GAME = build/love/game
+love-game: build/luajit/recur/core.so
+	rm -rf $(LOVE_GAME) && mkdir -p $(LOVE_GAME)/recur
+	cp examples/love/main.lua examples/love/conf.lua $(LOVE_GAME)/
+	cp $(LUA_MODULES) build/luajit/recur/core.so $(LOVE_GAME)/recur/
+
+# That game headless: LOVE_FRAMES frames under Xvfb, one move each, then a screenshot and exit
+# status 0; fails on any error, a missing or an empty PNG.
 LOVE_FRAMES ?= 600
-love-test: build/luajit/recur/core.so
+love-test: love-game
 	$(call need,love,love)
 	$(call need,xvfb-run,xvfb xauth)
-	rm -rf build/love && mkdir -p build/love
-	$(TEST_ENV) timeout 300 xvfb-run -a -s "-screen 0 1024x768x24" love examples/love --frames $(LOVE_FRAMES) \
+	rm -f build/love/screenshot.png
+	$(TEST_ENV) timeout 300 xvfb-run -a -s "-screen 0 1024x768x24" love $(LOVE_GAME) --frames $(LOVE_FRAMES) \
 	  --screenshot $(CURDIR)/build/love/screenshot.png
 	test -s build/love/screenshot.png
