@@ -6,6 +6,7 @@
 -- atomic save over an existing file; files go to WORK_DIR, an existing empty directory.
 -- Prints one line per check and exits 0, or 1 after the failures' messages.
 local recur = require "recur"
+local helpers = require "specs.helpers" -- plain Lua: tensor_of, assert_close
 
 local work = assert(arg[1], "usage: lua platform/smoke.lua WORK_DIR")
 local checks = {}
@@ -13,23 +14,6 @@ local function check(name, fn) checks[#checks + 1] = {name = name, fn = fn} end
 
 local function expect(cond, fmt, ...)
   if not cond then error(string.format(fmt, ...), 2) end
-end
-
--- largest |a - b| over the elements, divided by max(1, largest |b|)
-local function relative_error(a, b)
-  local fa, fb = a:reshape{-1}, b:reshape{-1}
-  expect(fa:numel() == fb:numel(), "%d elements, expected %d", fa:numel(), fb:numel())
-  local worst, scale = 0, 1
-  for i = 1, fb:numel() do
-    worst = math.max(worst, math.abs(fa[i] - fb[i]))
-    scale = math.max(scale, math.abs(fb[i]))
-  end
-  return worst / scale
-end
-
-local function expect_close(actual, expected, tol, what)
-  local err = relative_error(actual, expected)
-  expect(err <= tol, "%s: relative error %.3g exceeds %.3g", what, err, tol)
 end
 
 local function exists(path)
@@ -54,27 +38,27 @@ end)
 check("generator: the same numbers as on every machine", function()
   -- from Linux x86-64 (glibc): uniform numbers are exact, normal ones go through libm's log/cos
   local u, n = recur.rand({3}, recur.Generator(7)), recur.randn({4}, recur.Generator(7))
-  expect_close(u, recur.tensor{0.108323336, 0.919275522, 0.652788043}, 1e-7, "rand")
-  expect_close(n, recur.tensor{-0.775769114, 0.302617669, 1.16245604, 1.68546844}, 1e-6, "randn")
+  helpers.assert_close(u, recur.tensor{0.108323336, 0.919275522, 0.652788043}, 1e-7, "rand")
+  helpers.assert_close(n, recur.tensor{-0.775769114, 0.302617669, 1.16245604, 1.68546844}, 1e-6, "randn")
 end)
 
 local case = dofile("platform/fixtures/lstm_2layer_bidir.lua")
-local function fixture(name) return recur.tensor(case.tensors[name].data):view(case.tensors[name].shape) end
+local function fixture(name) return helpers.tensor_of(case.tensors[name]) end
 local lstm = recur.LSTM(case.options)
 lstm:evaluate()
 for name, view in pairs(lstm:named_parameters()) do view:copy(fixture(name)) end
 
 check("LSTM forward and backward match PyTorch", function()
   local y, hn, cn = lstm:forward(fixture("x"), fixture("h0"), fixture("c0"))
-  expect_close(y, fixture("y"), 2e-5, "y")
-  expect_close(hn, fixture("hn"), 2e-5, "hn")
-  expect_close(cn, fixture("cn"), 2e-5, "cn")
+  helpers.assert_close(y, fixture("y"), 2e-5, "y")
+  helpers.assert_close(hn, fixture("hn"), 2e-5, "hn")
+  helpers.assert_close(cn, fixture("cn"), 2e-5, "cn")
   lstm:zero_grad()
   local dx, dh0, dc0 = lstm:backward(fixture("gy"), fixture("ghn"), fixture("gcn"))
-  expect_close(dx, fixture("dx"), 2e-5, "dx")
-  expect_close(dh0, fixture("dh0"), 2e-5, "dh0")
-  expect_close(dc0, fixture("dc0"), 2e-5, "dc0")
-  for name, grad in pairs(lstm:named_gradients()) do expect_close(grad, fixture("grad." .. name), 2e-5, name) end
+  helpers.assert_close(dx, fixture("dx"), 2e-5, "dx")
+  helpers.assert_close(dh0, fixture("dh0"), 2e-5, "dh0")
+  helpers.assert_close(dc0, fixture("dc0"), 2e-5, "dc0")
+  for name, grad in pairs(lstm:named_gradients()) do helpers.assert_close(grad, fixture("grad." .. name), 2e-5, name) end
 end)
 
 local path = work .. "/model.safetensors"
@@ -82,11 +66,11 @@ local path = work .. "/model.safetensors"
 check("save and load round trip", function()
   recur.save(path, lstm, {epoch = 3})
   local tensors, meta = recur.load(path)
-  for name, view in pairs(lstm:named_parameters()) do expect_close(tensors[name], view, 0, name) end
+  for name, view in pairs(lstm:named_parameters()) do helpers.assert_close(tensors[name], view, 0, name) end
   expect(meta.epoch == "3", "metadata epoch = %s", tostring(meta.epoch))
   local rebuilt = recur.load_model(path)
   rebuilt:evaluate()
-  expect_close(rebuilt:forward(fixture("x"), fixture("h0"), fixture("c0")), fixture("y"), 2e-5, "rebuilt y")
+  helpers.assert_close(rebuilt:forward(fixture("x"), fixture("h0"), fixture("c0")), fixture("y"), 2e-5, "rebuilt y")
 end)
 
 check("an atomic save over an existing file", function()
@@ -102,13 +86,13 @@ check("an atomic save over an existing file", function()
   local other = recur.LSTM(case.options)
   recur.save(path, other)
   local loaded = recur.load(path)
-  for name, view in pairs(other:named_parameters()) do expect_close(loaded[name], view, 0, name) end
+  for name, view in pairs(other:named_parameters()) do helpers.assert_close(loaded[name], view, 0, name) end
   expect(not exists(stale), "the stale temporary file %s is still there", stale)
   local ok, err = pcall(recur.save, work .. "/no-such-dir/model.safetensors", other)
   expect(not ok and tostring(err):find("cannot write", 1, true), "a save into a missing directory: %s",
     tostring(err))
   loaded = recur.load(path)
-  for name, view in pairs(other:named_parameters()) do expect_close(loaded[name], view, 0, name) end
+  for name, view in pairs(other:named_parameters()) do helpers.assert_close(loaded[name], view, 0, name) end
 end)
 
 check("monotonic clock", function()

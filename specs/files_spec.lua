@@ -4,18 +4,11 @@
 local recur = require "recur"
 local helpers = require "specs.helpers"
 
-local function shell(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function make_dir() return (shell("mktemp -d"):gsub("%s+$", "")) end
+local shell = require "specs.shell"
 
 local function listing(dir)
   local names = {}
-  for name in shell("ls -A " .. dir):gmatch("[^\n]+") do names[#names + 1] = name end
+  for name in shell.capture("ls -A " .. dir):gmatch("[^\n]+") do names[#names + 1] = name end
   table.sort(names)
   return names
 end
@@ -28,19 +21,10 @@ local function temps_of(dir, base)
   return n
 end
 
--- a search path with its relative entries made absolute, for a child in another directory
-local function absolute(search_path)
-  local cwd = shell("pwd"):gsub("%s+$", "")
-  return (search_path:gsub("[^;]+", function(entry)
-    if entry:sub(1, 1) ~= "/" then return cwd .. "/" .. entry end
-  end))
-end
-
 -- a Lua script for a child interpreter of the same version that loads the same build of recur
 local function child_script(path, body)
   local f = assert(io.open(path, "w"))
-  f:write(string.format("package.path = %q\npackage.cpath = %q\n", absolute(package.path), absolute(package.cpath)),
-    body)
+  f:write(shell.search_paths(), "\n", body)
   f:close()
 end
 
@@ -48,7 +32,7 @@ local function touch(path, when) assert(recur.util.execute(string.format("touch 
 
 describe("atomic saves clean up", function()
   it("a save removes its target's stale temporary files and nothing else", function()
-    local dir = make_dir()
+    local dir = shell.make_dir()
     local path = dir .. "/model.safetensors"
     local stale = {"model.safetensors.tmp-Ab12Cd", "model.safetensors.tmp-zzzzzz"}
     local kept = {
@@ -67,7 +51,7 @@ describe("atomic saves clean up", function()
     kept[#kept + 1] = "model.safetensors.tmp-Dir123"
     -- a running save holds an exclusive lock on its temporary file: flock(1) plays one
     local locked = dir .. "/model.safetensors.tmp-Locked"
-    local holder = shell(string.format("flock -x %s sleep 30 >/dev/null 2>&1 & echo $!", locked)):match("%d+")
+    local holder = shell.capture(string.format("flock -x %s sleep 30 >/dev/null 2>&1 & echo $!", locked)):match("%d+")
     local deadline = os.time() + 5
     while recur.util.execute("flock -n " .. locked .. " true") do
       assert(os.time() < deadline, "flock(1) did not take the lock")
@@ -85,7 +69,7 @@ describe("atomic saves clean up", function()
   end)
 
   it("a save to a path without a directory cleans the current directory", function()
-    local dir = make_dir()
+    local dir = shell.make_dir()
     touch(dir .. "/m.safetensors.tmp-Qw12Er", "1 minute ago")
     child_script(dir .. "/save.lua", 'require("recur").save("m.safetensors", {w = require("recur").ones{2}})\n')
     assert.is_true(recur.util.execute(string.format("cd %s && %s save.lua", dir, helpers.interpreter())))
@@ -94,7 +78,7 @@ describe("atomic saves clean up", function()
   end)
 
   it("two processes saving the same target at once never remove each other's temporary files", function()
-    local dir, scripts = make_dir(), make_dir()
+    local dir, scripts = shell.make_dir(), shell.make_dir()
     local path = dir .. "/model.safetensors"
     local child = scripts .. "/save_often.lua"
     child_script(child, string.format([[
@@ -106,14 +90,14 @@ describe("atomic saves clean up", function()
       end
     ]], path))
     local run = string.format("%s %s", helpers.interpreter(), child)
-    local out = shell(string.format("(%s & a=$!; %s & b=$!; wait $a && wait $b && echo both-ok) 2>&1", run, run))
+    local out = shell.capture(string.format("(%s & a=$!; %s & b=$!; wait $a && wait $b && echo both-ok) 2>&1", run, run))
     assert.are.equal("both-ok\n", out)
     assert.are.same({"model.safetensors"}, listing(dir))
     os.execute("rm -rf " .. dir .. " " .. scripts)
   end)
 
   it("saves killed (SIGKILL) in a loop leave the checkpoint and nothing else", function()
-    local dir, scripts = make_dir(), make_dir()
+    local dir, scripts = shell.make_dir(), shell.make_dir()
     local path, started = dir .. "/model.safetensors", scripts .. "/started"
     local child = scripts .. "/save_forever.lua"
     child_script(child, string.format([[

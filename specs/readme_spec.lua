@@ -3,15 +3,9 @@
 -- blocks' files go) that sees the repository's examples/, after the README's preamble block
 -- (the one that starts with "-- preamble"), which defines the names blocks use without
 -- defining them. Errors name README.md's lines.
+local recur = require "recur"
 local helpers = require "specs.helpers"
-local util = require "recur.util"
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local shell = require "specs.shell"
 
 local function lua_blocks(markdown)
   local blocks = {}
@@ -22,24 +16,8 @@ local function lua_blocks(markdown)
   return blocks
 end
 
-local function shell(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local cwd = shell("pwd"):gsub("%s+$", "")
-
--- the spec's search paths with relative entries made absolute, for a child in another directory
-local function absolute(search_path)
-  return (search_path:gsub("[^;]+", function(entry)
-    if entry:sub(1, 1) ~= "/" then return cwd .. "/" .. entry end
-  end))
-end
-
 describe("README.md", function()
-  local blocks = lua_blocks(read("README.md"))
+  local blocks = lua_blocks(recur.data.read_file("README.md"))
   local preamble
   for i, block in ipairs(blocks) do
     if block.code:find("^%-%- preamble") then preamble = table.remove(blocks, i) break end
@@ -50,9 +28,9 @@ describe("README.md", function()
     assert.is_true(#blocks >= 4, "only " .. #blocks .. " Lua blocks found")
   end)
 
-  local dir = shell("mktemp -d"):gsub("%s+$", "")
-  assert(util.execute(string.format("ln -s %s/examples %s/examples", cwd, dir)))
-  local paths = string.format("package.path = %q package.cpath = %q", absolute(package.path), absolute(package.cpath))
+  local dir = shell.make_dir()
+  assert(recur.util.execute(string.format("ln -s %s/examples %s/examples", shell.cwd(), dir)))
+  local paths = shell.search_paths()
 
   -- The block and the preamble at their lines of README.md, in a file of that name, so that
   -- errors point at the README's lines; line 1 (the title) gives the search paths.
@@ -73,7 +51,7 @@ describe("README.md", function()
       local f = assert(io.open(dir .. "/README.md", "wb"))
       f:write(script_of(block))
       f:close()
-      local out = shell(string.format("cd %s && %s README.md 2>&1 >/dev/null; echo \"exit $?\"", dir,
+      local out = shell.capture(string.format("cd %s && %s README.md 2>&1 >/dev/null; echo \"exit $?\"", dir,
         helpers.interpreter()))
       assert(out:match("exit 0\n$"), out)
     end)
