@@ -260,13 +260,15 @@ clean:
 # ---- Windows and WebAssembly -------------------------------------------------------------
 # Both build Lua 5.4 from Debian's lua5.4 source package (fetched by platform/fetch-lua.sh
 # into build/lua-src) and recur with the BLAS-free GEMM, and run platform/smoke.lua.
+# $(call need,PROGRAM,DEBIAN PACKAGE): stops with a clear message when PROGRAM is missing
+need = @command -v $(1) >/dev/null 2>&1 || { echo "$@ needs $(1): apt-get install -y $(2)"; exit 1; }
+# the smoke test runs with the interpreter's default module search paths
+NO_LUA_ENV = env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4
 LUA_SRC = build/lua-src
 $(LUA_SRC)/src/lua.h: platform/fetch-lua.sh
 	$(call need,dpkg-source,dpkg-dev)
 	platform/fetch-lua.sh $(LUA_SRC)
 	@touch $@
-# $(call need,PROGRAM,DEBIAN PACKAGE): stops with a clear message when PROGRAM is missing
-need = @command -v $(1) >/dev/null 2>&1 || { echo "$@ needs $(1): apt-get install -y $(2)"; exit 1; }
 # expanded in recipes, after the fetch
 LUA_LIB_SRC = $(filter-out %/lua.c %/luac.c,$(wildcard $(LUA_SRC)/src/*.c))
 
@@ -299,7 +301,7 @@ WINE_ENV = WINEPREFIX=$(CURDIR)/build/wine WINEDEBUG=-all WINEDLLOVERRIDES="msco
 windows-test: windows
 	$(call need,$(WINE),wine64)
 	rm -rf $(WIN)/smoke && mkdir -p $(WIN)/smoke
-	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 $(WINE_ENV) $(WINE) $(WIN)/lua.exe platform/smoke.lua $(WIN)/smoke
+	$(NO_LUA_ENV) $(WINE_ENV) $(WINE) $(WIN)/lua.exe platform/smoke.lua $(WIN)/smoke
 
 # WebAssembly, with emscripten: Lua's stand-alone interpreter (lua.c) with recur compiled in
 # (platform/linit_recur.c preloads it) as build/wasm/lua.js + lua.wasm, for node; it reads
@@ -322,7 +324,7 @@ wasm: $(WASM)/lua.js
 wasm-test: wasm
 	$(call need,node,nodejs)
 	rm -rf $(WASM)/smoke && mkdir -p $(WASM)/smoke
-	env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 node $(WASM)/lua.js platform/smoke.lua $(WASM)/smoke
+	$(NO_LUA_ENV) node $(WASM)/lua.js platform/smoke.lua $(WASM)/smoke
 
 # examples/love with recur inside (recur/*.lua and recur/core.so built for LuaJIT, LÖVE's Lua):
 # the layout of a game that ships recur; `love build/love/game` runs it without the repository.
