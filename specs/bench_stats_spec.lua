@@ -1,0 +1,133 @@
+-- The benchmark's statistics and target checker (bench/stats.lua, bench/cases.lua,
+-- bench/targets.lua): what turns per-round times into the reported median [min-max] ratios and
+-- the met / MISSED lines.
+package.path = "bench/?.lua;" .. package.path
+local stats = require "stats"
+local cases = require "cases"
+local targets = require "targets"
+
+describe("bench stats", function()
+  it("takes the median of odd and even counts without reordering the input", function()
+    local xs = {5, 1, 4, 2, 3}
+    assert.are.equal(3, stats.median(xs))
+    assert.are.same({5, 1, 4, 2, 3}, xs)
+    assert.are.equal(2.5, stats.median{4, 1, 3, 2})
+    assert.are.equal(7, stats.median{7})
+    assert.has_error(function() stats.median{} end)
+  end)
+
+  it("summarises as median, min, max and count", function()
+    assert.are.same({median = 1.2, min = 0.9, max = 3, n = 3}, stats.summary{3, 0.9, 1.2})
+  end)
+
+  it("reverses the order of the sides every other round", function()
+    assert.are.same({"a", "b", "c"}, stats.order({"a", "b", "c"}, 1))
+    assert.are.same({"c", "b", "a"}, stats.order({"a", "b", "c"}, 2))
+    assert.are.same({"a", "b", "c"}, stats.order({"a", "b", "c"}, 3))
+    assert.are.same({"y", "x"}, stats.order({"x", "y"}, 4))
+  end)
+
+  it("chooses enough repetitions to fill a sample, at least one", function()
+    assert.are.equal(4, stats.reps(0.05, 0.2)) -- 0.2 / 0.05 is 4.000000000000001 in floating point
+    assert.are.equal(3, stats.reps(0.07, 0.2))
+    assert.are.equal(1, stats.reps(2.5, 0.2))
+    assert.has_error(function() stats.reps(-1, 0.2) end)
+  end)
+
+  it("takes ratios round by round", function()
+    assert.are.same({2, 0.5, 1}, stats.ratios({4, 1, 3}, {2, 2, 3}))
+    assert.has_error(function() stats.ratios({1, 2}, {1}) end)
+  end)
+
+  it("gives a verdict on the median and flags a range across the goal", function()
+    assert.are.same({"met", false}, {stats.verdict({median = 1.2, min = 1.15, max = 1.3}, ">=", 1.1)})
+    assert.are.same({"met", true}, {stats.verdict({median = 1.2, min = 1.0, max = 1.3}, ">=", 1.1)})
+    assert.are.same({"MISSED", true}, {stats.verdict({median = 1.05, min = 0.9, max = 1.2}, ">=", 1.1)})
+    assert.are.same({"MISSED", false}, {stats.verdict({median = 3.5, min = 3.2, max = 4}, "<=", 3)})
+    assert.are.same({"met", false}, {stats.verdict({median = 2, min = 2, max = 2}, "<=", 3)})
+    assert.has_error(function() stats.verdict({median = 1, min = 1, max = 1}, ">", 1) end)
+  end)
+
+  it("formats median [min-max]", function()
+    assert.are.equal("1.23x [1.10-1.40]", stats.format_range({median = 1.234, min = 1.1, max = 1.4}, "%.2fx", "%.2f"))
+  end)
+end)
+
+describe("bench cases", function()
+  it("sends a case over the wire and back unchanged", function()
+    local c = {kind = "layer", cell = "LSTM", T = 50, B = 64, H = 256, mode = "fb", bidir = 0}
+    local wire = cases.encode(c)
+    assert.are.equal("kind=layer cell=LSTM T=50 B=64 H=256 mode=fb bidir=0", wire)
+    assert.are.same(c, cases.decode(wire))
+  end)
+
+  it("names every case of every table uniquely", function()
+    for _, quick in ipairs{true, false} do
+      for _, tbl in ipairs(cases.tables(quick)) do
+        local seen = {}
+        for _, c in ipairs(tbl.cases) do
+          local id = cases.id(c)
+          assert.is_nil(seen[id], tbl.name .. ": " .. id .. " twice")
+          seen[id] = true
+        end
+      end
+    end
+  end)
+
+  it("covers the issue's target grid in the full run", function()
+    local full = {}
+    for _, tbl in ipairs(cases.tables(false)) do
+      full[tbl.name] = {}
+      for _, c in ipairs(tbl.cases) do full[tbl.name][cases.id(c)] = true end
+    end
+    for _, t in ipairs(targets.list()) do
+      if t.table ~= "memory" then
+        assert.is_true(full[t.table] and full[t.table][t.case] or false, t.table .. ": " .. t.case .. " is not measured")
+      end
+    end
+  end)
+end)
+
+describe("bench targets", function()
+  local function s(median, min, max) return {median = median, min = min, max = max, n = 7} end
+  local id = cases.id{kind = "layer", cell = "LSTM", T = 50, B = 64, H = 256, mode = "forward", bidir = 0}
+
+  it("reports met and MISSED targets with the measured range, and cases a table did not run", function()
+    local results = {layers = {[id] = {speedup = s(1.2, 1.1, 1.3), bound = s(0.8, 0.7, 0.95)}}}
+    local lines, met, missed, absent = targets.check(results)
+    local text = table.concat(lines, "\n")
+    assert.are.equal(1, met)
+    assert.are.equal(1, missed)
+    assert.is_true(absent > 0)
+    assert.truthy(text:find("met      " .. id .. " >= 1.10x torch:%s+1.200x %[1.10%-1.30%]"))
+    assert.truthy(text:find("MISSED   " .. id .. " >= 90%% of the GEMM bound:%s+80.0%% %[70%-95%]  %(range straddles"))
+    assert.falsy(text:find("char%-rnn")) -- its table did not run: no line
+  end)
+
+  it("does not round a value just below its goal up to the goal", function()
+    local lines = targets.check{layers = {[id] = {bound = s(0.8996, 0.85, 0.93)}}}
+    assert.truthy(table.concat(lines, "\n"):find("MISSED   " .. id .. " >= 90%% of the GEMM bound:%s+90.0%%"))
+    lines = targets.check{layers = {[id] = {speedup = s(1.0996, 1.0, 1.2)}}}
+    assert.truthy(table.concat(lines, "\n"):find("MISSED   " .. id .. " >= 1.10x torch:%s+1.100x"))
+  end)
+
+  it("reads back the results file the driver writes", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("table,case,metric,median,min,max,rounds\n")
+    f:write("layers," .. id .. ",speedup,1.25,1.2,1.3,7\n")
+    f:close()
+    local results = targets.read_csv(path)
+    os.remove(path)
+    assert.are.same({median = 1.25, min = 1.2, max = 1.3, n = 7}, results.layers[id].speedup)
+  end)
+
+  it("rejects a file that is not a results file", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("cell,threads,T\n")
+    f:close()
+    assert.has_error(function() targets.read_csv(path) end)
+    os.remove(path)
+  end)
+end)
