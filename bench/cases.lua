@@ -101,6 +101,14 @@ function cases.noblas_table(quick)
       or layer_grid({"RNN", "GRU", "LSTM"}, {1, 16, 64}, {128, 256}, {"forward", "fb"})}
 end
 
+--- PyTorch with the glibc malloc tuning against PyTorch without it (why the tuning is on).
+function cases.malloc_table()
+  return {name = "malloc", title = "PyTorch with the glibc malloc tuning against PyTorch without, 1 thread",
+    threads = 1, sides = {"torch", "torch_untuned"}, unit = "ms",
+    ratios = {{key = "speedup", label = "tuning speed-up", num = "torch_untuned", den = "torch"}},
+    cases = layer_grid({"LSTM"}, {1, 64}, {256}, {"forward", "fb"})}
+end
+
 --- Shapes at which the memory of one LSTM layer (input_size = H) is reported.
 cases.memory_shapes = {{T = 100, B = 64, H = 512}, {T = 50, B = 16, H = 128}, {T = 100, B = 1, H = 256}}
 

@@ -13,7 +13,7 @@
 --   lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--out DIR]
 --
 -- Tables: layers threads2 bidir step charrnn default memory (the default set), noblas
--- (bench/noblas.sh). OPENBLAS_CORETYPE, when set, is passed to every side unchanged; LUA and
+-- (bench/noblas.sh), malloc (PyTorch with and without the malloc tuning). OPENBLAS_CORETYPE, when set, is passed to every side unchanged; LUA and
 -- TORCH_PYTHON override the interpreters.
 local root = arg[0]:match("^(.*)bench/run%.lua$") or "./"
 if root:sub(1, 1) ~= "/" then root = (os.getenv("PWD") or ".") .. "/" .. root end
@@ -28,13 +28,15 @@ local TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_thresh
 -- removed from every worker's environment; the driver sets what each side gets
 local CLEARED = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
   "GLIBC_TUNABLES", "LD_PRELOAD", "RECUR_BENCH_TRACE", "RECUR_CPATH"}
-local SIDE_LABELS = {recur = "recur", recur1 = "recur 1t", torch = "torch", bound = "bound", noblas = "portable"}
+local SIDE_LABELS = {recur = "recur", recur1 = "recur 1t", torch = "torch", torch_untuned = "torch untuned",
+  bound = "bound", noblas = "portable"}
 local ALL_TABLES = "layers,threads2,bidir,step,charrnn,default,memory"
 
 local usage = [[
 usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--out DIR]
   --tables   comma-separated, from layers threads2 bidir step charrnn default memory (all of them by
-             default) and noblas (recur with OpenBLAS against its BLAS-free build)
+             default), noblas (recur with OpenBLAS against its BLAS-free build) and malloc
+             (PyTorch with the malloc tuning against PyTorch without)
   --rounds   interleaved rounds per case (default 7, quick 3)
   --sample   seconds each side spends per round and case, at least one unit (default 0.2, quick 0.04)
   --out      where results.txt, table.md and results.csv go (default bench/out)]]
@@ -161,8 +163,8 @@ local function side_command(side, threads, trace_file)
   if t ~= "default" then
     env = {{"OPENBLAS_NUM_THREADS", t}, {"OMP_NUM_THREADS", t}, {"OMP_WAIT_POLICY", "passive"}}
   end
-  if side == "torch" then
-    if t ~= "default" then env[#env + 1] = {"GLIBC_TUNABLES", TUNABLES} end
+  if side == "torch" or side == "torch_untuned" then
+    if t ~= "default" and side == "torch" then env[#env + 1] = {"GLIBC_TUNABLES", TUNABLES} end
     return env, {PYTHON, root .. "bench/torch_worker.py", tostring(t)}
   elseif side == "bound" then
     return env, {root .. "build/bench/blas_bound", tostring(t)}
@@ -251,9 +253,10 @@ local function header_lines(sides, infos, envs, load_before)
   local cores = {}
   for _, side in ipairs(sides) do
     local i, text = infos[side]
-    if side == "torch" then
-      text = string.format("torch %s: BLAS %s (OpenBLAS core %s, %s OpenBLAS threads), torch threads %s, interop %s; %s",
-        i.version, i.blas_libraries, i.corename, i.openblas_threads, i.threads, i.interop_threads, env_text(envs[side]))
+    if side:match("^torch") then
+      text = string.format("%s %s: BLAS %s (OpenBLAS core %s, %s OpenBLAS threads), torch threads %s, interop %s; %s",
+        SIDE_LABELS[side], i.version, i.blas_libraries, i.corename, i.openblas_threads, i.threads, i.interop_threads,
+        env_text(envs[side]))
     elseif side == "bound" then
       text = string.format("bound (replay of recur's own BLAS calls): OpenBLAS core %s, %s threads; %s", i.corename,
         i.threads, env_text(envs[side]))
@@ -280,7 +283,7 @@ local function run_table(tbl)
   local unit = cases.units[tbl.unit]
   local sides, notes = {}, {}
   for _, side in ipairs(tbl.sides) do
-    if side == "torch" and not have_torch then
+    if side:match("^torch") and not have_torch then
       notes[#notes + 1] = "torch: " .. PYTHON .. " cannot import torch (apt-get install python3-torch); column left out"
     elseif side == "bound" and not have_bound then
       error("build/bench/blas_bound or blas_trace.so is missing: run `make bench` (it builds them)", 0)
@@ -329,8 +332,9 @@ local function run_table(tbl)
       columns[#columns + 1] = ratio.label
     end
   end
-  local widths = {28}
-  for i = 2, #columns do widths[i] = math.max(#columns[i], i <= #sides + 1 and 12 or 19) end
+  local widths = {#columns[1]}
+  for _, case in ipairs(tbl.cases) do widths[1] = math.max(widths[1], #cases.id(case)) end
+  for i = 2, #columns do widths[i] = math.max(#columns[i], i <= #sides + 1 and 10 or 18) end
   emit(pad(columns, widths))
   local md_rows = {}
 
@@ -390,12 +394,16 @@ local function run_memory()
   local env, argv = side_command("recur", 1)
   local worker = spawn("recur", env, argv, opt.out .. "/workers.log")
   local title = "Memory of one LSTM layer (input_size = H) after forward + backward"
+  local i = parse_info(worker:call("info"))
+  local head = string.format("date %s; recur %s, %s", os.date("!%Y-%m-%d %H:%M UTC"), i.version, i.lua)
   emit("")
   emit("== " .. title .. " ==")
+  emit(head)
   local columns = {"case", "workspace MB", "live MB", "f1303c3 workspace MB", "f1303c3 live MB"}
   local widths = {28, 12, 12, 20, 16}
   emit(pad(columns, widths))
   markdown[#markdown + 1] = "### " .. title .. "\n"
+  markdown[#markdown + 1] = "- " .. head .. "\n"
   markdown[#markdown + 1] = "| " .. table.concat(columns, " | ") .. " |"
   markdown[#markdown + 1] = "|---|---:|---:|---:|---:|"
   for _, s in ipairs(cases.memory_shapes) do
@@ -424,6 +432,7 @@ os.remove(opt.out .. "/workers.log")
 local by_name = {}
 for _, t in ipairs(cases.tables(opt.quick)) do by_name[t.name] = t end
 by_name.noblas = cases.noblas_table(opt.quick)
+by_name.malloc = cases.malloc_table()
 local command = "lua5.4 bench/run.lua " .. table.concat(arg, " ")
 emit("recur benchmark: " .. command)
 local t0 = os.time()
@@ -432,13 +441,17 @@ for name in opt.tables:gmatch("[^,]+") do
   elseif by_name[name] then run_table(by_name[name])
   else error("unknown table " .. name .. "\n" .. usage, 0) end
 end
-emit("")
-emit("== targets (issue 14) ==")
-local lines = targets.check(results)
-for _, l in ipairs(lines) do emit(l) end
+local lines, met, missed, absent = targets.check(results)
+if met + missed + absent > 0 then
+  emit("")
+  emit("== targets (issue 14) ==")
+  for _, l in ipairs(lines) do emit(l) end
+else
+  lines = {}
+end
 emit(string.format("total %d s", os.time() - t0))
 
 write_file(opt.out .. "/results.csv", table.concat(csv, "\n") .. "\n")
 write_file(opt.out .. "/results.txt", table.concat(transcript, "\n") .. "\n")
 write_file(opt.out .. "/table.md", "<!-- " .. command .. " -->\n\n" .. table.concat(markdown, "\n") ..
-  "\n### Targets\n\n```\n" .. table.concat(lines, "\n") .. "\n```\n")
+  (#lines > 0 and "\n### Targets\n\n```\n" .. table.concat(lines, "\n") .. "\n```\n" or ""))
