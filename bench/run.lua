@@ -10,7 +10,8 @@
 -- OUT/table.md (Markdown) and OUT/results.csv; the target checker (bench/targets.lua) closes
 -- the run.
 --
---   lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--out DIR]
+--   lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--settle SECONDS]
+--                        [--out DIR]
 --
 -- Tables: layers threads2 bidir step charrnn default memory (the default set), noblas
 -- (bench/noblas.sh), malloc (PyTorch with and without the malloc tuning). OPENBLAS_CORETYPE, when set, is passed to every side unchanged; LUA and
@@ -33,23 +34,27 @@ local SIDE_LABELS = {recur = "recur", recur1 = "recur 1t", torch = "torch", torc
 local ALL_TABLES = "layers,threads2,bidir,step,charrnn,default,memory"
 
 local usage = [[
-usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--out DIR]
+usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--settle SECONDS]
+                           [--out DIR]
   --tables   comma-separated, from layers threads2 bidir step charrnn default memory (all of them by
              default), noblas (recur with OpenBLAS against its BLAS-free build) and malloc
              (PyTorch with the malloc tuning against PyTorch without)
   --rounds   interleaved rounds per case (default 7, quick 3)
   --sample   seconds each side spends per round and case, at least one unit (default 0.2, quick 0.04)
+  --settle   in tables with more than one thread, seconds of pause before each sample (default 0.2):
+             OpenBLAS's threads keep spinning after a call (here 0.04-0.05 s of CPU in the 0.1 s
+             after a 2-thread run) and would take CPU from the side measured next
   --out      where results.txt, table.md and results.csv go (default bench/out)]]
 
 local function parse_args(argv)
-  local opt = {quick = false, tables = nil, rounds = nil, sample = nil, out = root .. "bench/out"}
+  local opt = {quick = false, tables = nil, rounds = nil, sample = nil, settle = 0.2, out = root .. "bench/out"}
   local i = 1
   while i <= #argv do
     local a = argv[i]
     if a == "--quick" then opt.quick = true
-    elseif a == "--tables" or a == "--rounds" or a == "--sample" or a == "--out" then
+    elseif a == "--tables" or a == "--rounds" or a == "--sample" or a == "--settle" or a == "--out" then
       local v = argv[i + 1] or error(usage, 0)
-      opt[a:sub(3)] = (a == "--rounds" or a == "--sample") and (tonumber(v) or error(usage, 0)) or v
+      opt[a:sub(3)] = (a == "--tables" or a == "--out") and v or (tonumber(v) or error(usage, 0))
       i = i + 1
     elseif a == "--help" or a == "-h" then print(usage) os.exit(0)
     else error("unknown argument " .. a .. "\n" .. usage, 0) end
@@ -58,7 +63,7 @@ local function parse_args(argv)
   opt.rounds = opt.rounds or (opt.quick and 3 or 7)
   opt.sample = opt.sample or (opt.quick and 0.04 or 0.2)
   opt.tables = opt.tables or ALL_TABLES
-  if opt.rounds < 1 or opt.sample <= 0 then error(usage, 0) end
+  if opt.rounds < 1 or opt.sample <= 0 or opt.settle < 0 then error(usage, 0) end
   return opt
 end
 
@@ -92,6 +97,8 @@ end
 
 local function succeeds(command) return os.execute(command .. " >/dev/null 2>&1") == true end
 
+local function sleep(seconds) os.execute(string.format("sleep %.3f", seconds)) end
+
 local function loadavg() return (read_file("/proc/loadavg") or "? ? ?"):match("^(%S+ %S+ %S+)") end
 
 local function cpu()
@@ -105,6 +112,7 @@ end
 
 local Worker = {}
 Worker.__index = Worker
+local running = {} -- the workers not closed yet (closed on an error too)
 
 --- Starts `argv` with environment `env` ({{name, value}, ...}, on top of the driver's minus
 -- CLEARED); its stdin is a pipe from us, its stdout a FIFO we read, its stderr goes to `log`.
@@ -119,7 +127,9 @@ local function spawn(name, env, argv, log)
   local command = table.concat(words, " ") .. " > " .. shell_quote(fifo) .. " 2>> " .. shell_quote(log)
   local input = assert(io.popen(command, "w"))
   local output = assert(io.open(fifo, "r"))
-  return setmetatable({name = name, input = input, output = output, fifo = fifo, log = log}, Worker)
+  local w = setmetatable({name = name, input = input, output = output, fifo = fifo, log = log}, Worker)
+  running[w] = true
+  return w
 end
 
 --- Sends one command; returns the answer after "ok ", or raises the worker's error.
@@ -137,6 +147,7 @@ function Worker:call(line)
 end
 
 function Worker:close()
+  running[self] = nil
   if not self.dead then
     self.input:write("quit\n")
     self.input:flush()
@@ -244,11 +255,12 @@ local function pad(cells, widths)
   return table.concat(out, "  ")
 end
 
-local function header_lines(sides, infos, envs, load_before)
+local function header_lines(sides, infos, envs, load_before, settle)
   local lines = {
     string.format("date %s; %s; load average before: %s", os.date("!%Y-%m-%d %H:%M UTC"), cpu(), load_before),
-    string.format("OPENBLAS_CORETYPE=%s; %d rounds per case (side order reversed every round), samples of ~%.2f s",
-      os.getenv("OPENBLAS_CORETYPE") or "unset", opt.rounds, opt.sample),
+    string.format("OPENBLAS_CORETYPE=%s; %d rounds per case (side order reversed every round), samples of ~%.2f s%s",
+      os.getenv("OPENBLAS_CORETYPE") or "unset", opt.rounds, opt.sample,
+      settle > 0 and string.format(", %.2f s pause before each", settle) or ""),
   }
   local cores = {}
   for _, side in ipairs(sides) do
@@ -281,6 +293,7 @@ local function run_table(tbl)
   local t_start = os.time()
   local load_before = loadavg()
   local unit = cases.units[tbl.unit]
+  local settle = tbl.threads ~= 1 and opt.settle or 0
   local sides, notes = {}, {}
   for _, side in ipairs(tbl.sides) do
     if side:match("^torch") and not have_torch then
@@ -320,7 +333,7 @@ local function run_table(tbl)
 
   emit("")
   emit("== " .. tbl.title .. " ==")
-  local head = header_lines(sides, infos, envs, load_before)
+  local head = header_lines(sides, infos, envs, load_before, settle)
   for _, n in ipairs(notes) do head[#head + 1] = n end
   for _, l in ipairs(head) do emit(l) end
   local columns = {"case"}
@@ -355,6 +368,7 @@ local function run_table(tbl)
     end
     for r = 1, opt.rounds do
       for _, side in ipairs(stats.order(sides, r)) do
+        if settle > 0 then sleep(settle) end
         seconds[side][r] = tonumber(workers[side]:call("run " .. reps[side])) / reps[side]
       end
     end
@@ -435,11 +449,23 @@ by_name.noblas = cases.noblas_table(opt.quick)
 by_name.malloc = cases.malloc_table()
 local command = "lua5.4 bench/run.lua " .. table.concat(arg, " ")
 emit("recur benchmark: " .. command)
-local t0 = os.time()
 for name in opt.tables:gmatch("[^,]+") do
-  if name == "memory" then run_memory()
-  elseif by_name[name] then run_table(by_name[name])
-  else error("unknown table " .. name .. "\n" .. usage, 0) end
+  if not (by_name[name] or name == "memory") then error("unknown table " .. name .. "\n" .. usage, 0) end
+end
+local t0 = os.time()
+local ok, err = pcall(function()
+  for name in opt.tables:gmatch("[^,]+") do
+    if name == "memory" then run_memory()
+    else run_table(by_name[name]) end
+  end
+end)
+if not ok then
+  for w in pairs(running) do
+    w.dead = true -- it may be gone: closing our end is its signal to stop
+    w:close()
+  end
+  io.stderr:write("bench/run.lua: ", tostring(err), "\n")
+  os.exit(1)
 end
 local lines, met, missed, absent = targets.check(results)
 if met + missed + absent > 0 then
