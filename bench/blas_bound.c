@@ -5,10 +5,12 @@
  * recreated with the same size, aliasing and offset within its page), so the replay touches memory
  * as recur does, minus everything that is not BLAS.
  *
- *   blas_bound THREADS|default      then on stdin:
- *   info                        -> ok corename=...<TAB>threads=...<TAB>config=...
- *   setup trace=FILE id=CASE    -> ok SECONDS   (the calls between "begin CASE" and "end CASE"; one warm-up
- * replay) run REPS                    -> ok SECONDS   (REPS replays) quit */
+ * Usage: blas_bound THREADS|default, then one command per line on stdin:
+ *   info: answers "ok corename=...<TAB>threads=...<TAB>config=..."
+ *   setup trace=FILE id=CASE: reads the calls between the lines "begin CASE" and "end CASE",
+ *     recreates their buffers, replays them once; answers "ok SECONDS calls=N regions=N bytes=N"
+ *   run REPS: replays REPS times; answers "ok SECONDS"
+ *   quit */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdint.h>
@@ -220,18 +222,20 @@ static void setup(replay *r, const char *line) {
     printf("error setup: case %s made no BLAS call (is recur built with BLAS=none?)\n", id);
     return;
   }
-  if (!build_regions(r)) {
+  if (!build_regions(r) || r->nregions == 0) {
     replay_free(r);
-    printf("error setup: out of memory\n");
+    printf("error setup: out of memory, or calls that touch no memory\n");
     return;
   }
   for (int i = 0; i < r->ncalls; i++) {
     call *c = &r->calls[i];
     c->ra = translate(r, c->a), c->rb = translate(r, c->b), c->rc = translate(r, c->c);
   }
+  size_t bytes = 0;
+  for (int i = 0; i < r->nregions; i++) bytes += r->regions[i].end - r->regions[i].start;
   double t0 = now();
   run_once(r);
-  printf("ok %.9f\n", now() - t0);
+  printf("ok %.9f calls=%d regions=%d bytes=%zu\n", now() - t0, r->ncalls, r->nregions, bytes);
 }
 
 int main(int argc, char **argv) {

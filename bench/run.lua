@@ -364,7 +364,7 @@ local function run_table(tbl)
       else
         warm = workers[side]:call("setup " .. wire)
       end
-      reps[side], seconds[side] = stats.reps(tonumber(warm), opt.sample), {}
+      reps[side], seconds[side] = stats.reps(tonumber(warm:match("^%S+")), opt.sample), {}
     end
     for r = 1, opt.rounds do
       for _, side in ipairs(stats.order(sides, r)) do

@@ -131,3 +131,80 @@ describe("bench targets", function()
     os.remove(path)
   end)
 end)
+
+-- The tracer (bench/blas_trace.c) and the replay (bench/blas_bound.c) behind the "of bound"
+-- column. They need the C compiler, OpenBLAS and the in-tree Lua 5.4 build of recur.
+describe("bench GEMM bound", function()
+  local function run(command)
+    local status = os.execute("env -u LD_PRELOAD " .. command .. " >/dev/null 2>&1")
+    return status == true or status == 0
+  end
+  local function write(path, text)
+    local f = assert(io.open(path, "w"))
+    f:write(text)
+    f:close()
+  end
+  local function read(path)
+    local f = assert(io.open(path))
+    local text = f:read("*a")
+    f:close()
+    return text
+  end
+  -- answers of the replay worker to `commands`, one per line
+  local function bound(commands)
+    local input = os.tmpname()
+    write(input, table.concat(commands, "\n") .. "\n")
+    local p = io.popen("env -u LD_PRELOAD build/bench/blas_bound 1 < " .. input)
+    local answers = {}
+    for line in p:lines() do answers[#answers + 1] = line end
+    p:close()
+    os.remove(input)
+    return answers
+  end
+
+  local usable = _VERSION == "Lua 5.4" and not rawget(_G, "jit") and io.open("recur/core.so") ~= nil
+    and require("recur").config().blas == "openblas"
+    and run("make -s build/bench/blas_bound build/bench/blas_trace.so")
+  if not usable then
+    pending("needs Lua 5.4, the in-tree OpenBLAS build and a C compiler")
+    return
+  end
+
+  it("recreates the buffers of the recorded calls, merging overlaps, and replays them", function()
+    local trace = os.tmpname()
+    write(trace, table.concat({
+      "begin other", "sgemv R N 2 2 1 0x9000 2 0x9100 1 0 0x9200 1", "end other",
+      "begin t",
+      "sgemv R N 4 3 1 0x1000 3 0x2000 1 0 0x3000 1", -- A [0x1000, +48) x [0x2000, +12) y [0x3000, +16)
+      "sgemv R N 4 3 1 0x1000 3 0x2000 1 1 0x3008 1", -- y [0x3008, +16): overlaps the first y
+      "sgemm R N T 2 4 3 1 0x2000 3 0x1000 3 1 0x4000 4", -- A [0x2000, +24) B^T [0x1000, +48) C [0x4000, +32)
+      "end t", ""}, "\n"))
+    local answers = bound{"setup trace=" .. trace .. " id=t", "run 3", "setup trace=" .. trace .. " id=missing", "quit"}
+    os.remove(trace)
+    assert.truthy(answers[1]:match("^ok %d+%.%d+ calls=3 regions=4 bytes=128$"), answers[1])
+    assert.truthy(answers[2]:match("^ok %d+%.%d+$"), answers[2])
+    assert.truthy(answers[3]:match("^error setup: no complete section missing"), answers[3])
+  end)
+
+  it("replays exactly the calls recur made for one unit of a case", function()
+    local trace = os.tmpname()
+    os.remove(trace)
+    local input = os.tmpname()
+    write(input, "setup kind=layer cell=LSTM T=3 B=2 H=4 mode=fb bidir=0\ntrace unit\nquit\n")
+    assert.is_true(run("OPENBLAS_NUM_THREADS=1 LD_PRELOAD=build/bench/blas_trace.so RECUR_BENCH_TRACE=" .. trace ..
+      " lua5.4 bench/recur_worker.lua 1 < " .. input))
+    os.remove(input)
+    local section = ("\n" .. read(trace)):match("\nbegin unit\n(.-)end unit\n")
+    assert.truthy(section, "no traced section")
+    local calls = 0
+    for line in section:gmatch("[^\n]+") do
+      assert.truthy(line:match("^sgemm [RC] [NT] [NT] %d+ %d+ %d+ %S+ 0x%x+ %d+ 0x%x+ %d+ %S+ 0x%x+ %d+$")
+        or line:match("^sgemv [RC] [NT] %d+ %d+ %S+ 0x%x+ %d+ 0x%x+ %-?%d+ %S+ 0x%x+ %-?%d+$"), line)
+      calls = calls + 1
+    end
+    assert.is_true(calls >= 2) -- forward and backward each call BLAS at least once
+    local answers = bound{"setup trace=" .. trace .. " id=unit", "quit"}
+    os.remove(trace)
+    assert.truthy(answers[1]:match("^ok %S+ calls=" .. calls .. " "), answers[1])
+  end)
+end)
