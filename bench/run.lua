@@ -262,6 +262,11 @@ local function header_lines(sides, infos, envs, load_before, settle)
       os.getenv("OPENBLAS_CORETYPE") or "unset", opt.rounds, opt.sample,
       settle > 0 and string.format(", %.2f s pause before each", settle) or ""),
   }
+  local load1 = tonumber(load_before:match("^%S+"))
+  if load1 and load1 >= 0.5 then
+    lines[#lines + 1] = string.format("WARNING: the machine is busy (load average %.2f before this table): expect wide "
+      .. "ranges; rerun on a quiet machine for figures to quote", load1)
+  end
   local cores = {}
   for _, side in ipairs(sides) do
     local i, text = infos[side]
