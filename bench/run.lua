@@ -200,8 +200,12 @@ end
 -- what can run here
 
 local have_torch = succeeds(PYTHON .. " -c 'import torch'")
-local have_bound = read_file(root .. "build/bench/blas_bound") ~= nil and read_file(root .. "build/bench/blas_trace.so")
-  ~= nil
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+local have_bound = exists(root .. "build/bench/blas_bound") and exists(root .. "build/bench/blas_trace.so")
 
 -- BLAS routines recur.core imports that bench/blas_trace.c does not record: the bound would
 -- leave them out
