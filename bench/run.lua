@@ -262,7 +262,7 @@ end
 local function header_lines(sides, infos, envs, load_before, settle)
   local lines = {
     string.format("date %s; %s; load average before: %s", os.date("!%Y-%m-%d %H:%M UTC"), cpu(), load_before),
-    string.format("OPENBLAS_CORETYPE=%s; %d rounds per case (side order reversed every round), samples of ~%.2f s%s",
+    string.format("OPENBLAS_CORETYPE=%s; rounds per case: %d (side order reversed every round); samples of ~%.2f s%s",
       os.getenv("OPENBLAS_CORETYPE") or "unset", opt.rounds, opt.sample,
       settle > 0 and string.format(", %.2f s pause before each", settle) or ""),
   }
