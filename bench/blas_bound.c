@@ -8,8 +8,9 @@
  * Usage: blas_bound THREADS|default, then one command per line on stdin:
  *   info: answers "ok corename=...<TAB>threads=...<TAB>config=..."
  *   setup trace=FILE id=CASE: reads the calls between the lines "begin CASE" and "end CASE",
- *     recreates their buffers, replays them once; answers "ok SECONDS calls=N regions=N bytes=N"
- *   run REPS: replays REPS times; answers "ok SECONDS"
+ *     recreates their buffers, replays them once; answers "ok WALL CPU calls=N regions=N bytes=N"
+ *   run REPS: replays REPS times; answers "ok WALL CPU" (seconds by the wall clock and in the
+ *     process's CPU time)
  *   quit */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -40,9 +41,9 @@ typedef struct replay {
   int nregions;
 } replay;
 
-static double now(void) {
+static double seconds(clockid_t clock) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -193,6 +194,13 @@ static void run_once(const replay *r) {
   }
 }
 
+/* replays `reps` times; answers "ok WALL CPU" and `extra` */
+static void timed_replays(const replay *r, long reps, const char *extra) {
+  double t0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+  for (long i = 0; i < reps; i++) run_once(r);
+  printf("ok %.9f %.9f%s\n", seconds(CLOCK_MONOTONIC) - t0, seconds(CLOCK_PROCESS_CPUTIME_ID) - c0, extra);
+}
+
 /* the value of "key=" in a command line, up to the next space, into out */
 static int field(const char *line, const char *key, char *out, size_t outlen) {
   char pattern[64];
@@ -233,9 +241,9 @@ static void setup(replay *r, const char *line) {
   }
   size_t bytes = 0;
   for (int i = 0; i < r->nregions; i++) bytes += r->regions[i].end - r->regions[i].start;
-  double t0 = now();
-  run_once(r);
-  printf("ok %.9f calls=%d regions=%d bytes=%zu\n", now() - t0, r->ncalls, r->nregions, bytes);
+  char extra[96];
+  snprintf(extra, sizeof extra, " calls=%d regions=%d bytes=%zu", r->ncalls, r->nregions, bytes);
+  timed_replays(r, 1, extra);
 }
 
 int main(int argc, char **argv) {
@@ -252,11 +260,8 @@ int main(int argc, char **argv) {
       long reps = atol(line + 4);
       if (!r.ncalls || reps < 1)
         printf("error run: no case set up or bad REPS\n");
-      else {
-        double t0 = now();
-        for (long i = 0; i < reps; i++) run_once(&r);
-        printf("ok %.9f\n", now() - t0);
-      }
+      else
+        timed_replays(&r, reps, "");
     } else if (strncmp(line, "quit", 4) == 0)
       break;
     else

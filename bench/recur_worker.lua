@@ -4,9 +4,10 @@
 --
 --   lua5.4 bench/recur_worker.lua THREADS|default
 --   info                  -> ok key=value<TAB>key=value...
---   setup CASE            -> ok SECONDS   (builds the case, e.g. "kind=layer cell=LSTM T=50 B=64 H=256
+--   setup CASE            -> ok WALL CPU  (builds the case, e.g. "kind=layer cell=LSTM T=50 B=64 H=256
 --                                          mode=fb bidir=0", runs two warm-up units, times the second)
---   run REPS              -> ok SECONDS   (REPS units, back to back)
+--   run REPS              -> ok WALL CPU  (REPS units, back to back: seconds by the wall clock and
+--                                          in CPU time of the whole process)
 --   trace ID              -> ok           (one unit between "begin ID" / "end ID" lines appended to the
 --                                          file $RECUR_BENCH_TRACE, for bench/blas_trace.c)
 --   memory T B H          -> ok WORKSPACE_BYTES LIVE_BYTES (one LSTM layer, see `memory` below;
@@ -107,10 +108,11 @@ end
 
 local unit
 
+-- "WALL CPU": the seconds `reps` units took, by the wall clock and in the process's CPU time
 local function time_units(reps)
-  local t0 = recur.monotonic()
+  local t0, c0 = recur.monotonic(), os.clock()
   for _ = 1, reps do unit() end
-  return recur.monotonic() - t0
+  return string.format("%.9f %.9f", recur.monotonic() - t0, os.clock() - c0)
 end
 
 local function append(path, text)
@@ -134,13 +136,13 @@ function commands.setup(rest)
   assert(build[c.kind], "unknown case kind " .. tostring(c.kind))
   unit = build[c.kind](c)
   unit()
-  return string.format("%.9f", time_units(1))
+  return time_units(1)
 end
 
 function commands.run(rest)
   local reps = tonumber(rest)
   assert(unit and reps and reps >= 1, "run: no case set up or bad REPS")
-  return string.format("%.9f", time_units(reps))
+  return time_units(reps)
 end
 
 function commands.trace(rest)

@@ -11,7 +11,7 @@
 -- the run.
 --
 --   lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--settle SECONDS]
---                        [--out DIR]
+--                        [--clock wall|cpu] [--out DIR]
 --
 -- Tables: layers threads2 bidir step charrnn default memory (the default set), noblas
 -- (bench/noblas.sh), malloc (PyTorch with and without the malloc tuning). OPENBLAS_CORETYPE, when set, is passed to every side unchanged; LUA and
@@ -35,7 +35,7 @@ local ALL_TABLES = "layers,threads2,bidir,step,charrnn,default,memory"
 
 local usage = [[
 usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--settle SECONDS]
-                           [--out DIR]
+                           [--clock wall|cpu] [--out DIR]
   --tables   comma-separated, from layers threads2 bidir step charrnn default memory (all of them by
              default), noblas (recur with OpenBLAS against its BLAS-free build) and malloc
              (PyTorch with the malloc tuning against PyTorch without)
@@ -44,17 +44,22 @@ usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample
   --settle   in tables with more than one thread, seconds of pause before each sample (default 0.2):
              OpenBLAS's threads keep spinning after a call (here 0.04-0.05 s of CPU in the 0.1 s
              after a 2-thread run) and would take CPU from the side measured next
+  --clock    wall (default) or cpu: time 1-thread tables by each worker's CPU time, which other
+             processes on a shared machine disturb far less than the wall clock (tables with
+             more threads always use the wall clock)
   --out      where results.txt, table.md and results.csv go (default bench/out)]]
 
 local function parse_args(argv)
-  local opt = {quick = false, tables = nil, rounds = nil, sample = nil, settle = 0.2, out = root .. "bench/out"}
+  local opt = {quick = false, tables = nil, rounds = nil, sample = nil, settle = 0.2, clock = "wall",
+    out = root .. "bench/out"}
   local i = 1
   while i <= #argv do
     local a = argv[i]
     if a == "--quick" then opt.quick = true
-    elseif a == "--tables" or a == "--rounds" or a == "--sample" or a == "--settle" or a == "--out" then
+    elseif a == "--tables" or a == "--rounds" or a == "--sample" or a == "--settle" or a == "--clock" or a == "--out" then
       local v = argv[i + 1] or error(usage, 0)
-      opt[a:sub(3)] = (a == "--tables" or a == "--out") and v or (tonumber(v) or error(usage, 0))
+      local text = a == "--tables" or a == "--out" or a == "--clock"
+      opt[a:sub(3)] = text and v or (tonumber(v) or error(usage, 0))
       i = i + 1
     elseif a == "--help" or a == "-h" then print(usage) os.exit(0)
     else error("unknown argument " .. a .. "\n" .. usage, 0) end
@@ -63,7 +68,9 @@ local function parse_args(argv)
   opt.rounds = opt.rounds or (opt.quick and 3 or 7)
   opt.sample = opt.sample or (opt.quick and 0.04 or 0.2)
   opt.tables = opt.tables or ALL_TABLES
-  if opt.rounds < 1 or opt.sample <= 0 or opt.settle < 0 then error(usage, 0) end
+  if opt.rounds < 1 or opt.sample <= 0 or opt.settle < 0 or (opt.clock ~= "wall" and opt.clock ~= "cpu") then
+    error(usage, 0)
+  end
   return opt
 end
 
@@ -259,12 +266,13 @@ local function pad(cells, widths)
   return table.concat(out, "  ")
 end
 
-local function header_lines(sides, infos, envs, load_before, settle)
+local function header_lines(sides, infos, envs, load_before, settle, cpu_clock)
   local lines = {
     string.format("date %s; %s; load average before: %s", os.date("!%Y-%m-%d %H:%M UTC"), cpu(), load_before),
     string.format("OPENBLAS_CORETYPE=%s; rounds per case: %d (side order reversed every round); samples of ~%.2f s%s",
       os.getenv("OPENBLAS_CORETYPE") or "unset", opt.rounds, opt.sample,
       settle > 0 and string.format(", %.2f s pause before each", settle) or ""),
+    cpu_clock and "clock: the CPU time of each worker process (--clock cpu)" or "clock: wall",
   }
   local load1 = tonumber(load_before:match("^%S+"))
   if load1 and load1 >= 0.5 then
@@ -303,6 +311,7 @@ local function run_table(tbl)
   local load_before = loadavg()
   local unit = cases.units[tbl.unit]
   local settle = tbl.threads ~= 1 and opt.settle or 0
+  local cpu_clock = opt.clock == "cpu" and tbl.threads == 1
   local sides, notes = {}, {}
   for _, side in ipairs(tbl.sides) do
     if side:match("^torch") and not have_torch then
@@ -342,7 +351,7 @@ local function run_table(tbl)
 
   emit("")
   emit("== " .. tbl.title .. " ==")
-  local head = header_lines(sides, infos, envs, load_before, settle)
+  local head = header_lines(sides, infos, envs, load_before, settle, cpu_clock)
   for _, n in ipairs(notes) do head[#head + 1] = n end
   for _, l in ipairs(head) do emit(l) end
   local columns = {"case"}
@@ -373,12 +382,13 @@ local function run_table(tbl)
       else
         warm = workers[side]:call("setup " .. wire)
       end
-      reps[side], seconds[side] = stats.reps(tonumber(warm:match("^%S+")), opt.sample), {}
+      reps[side], seconds[side] = stats.reps(tonumber(warm:match("^%S+")), opt.sample), {} -- by the wall clock
     end
     for r = 1, opt.rounds do
       for _, side in ipairs(stats.order(sides, r)) do
         if settle > 0 then sleep(settle) end
-        seconds[side][r] = tonumber(workers[side]:call("run " .. reps[side])) / reps[side]
+        local wall, cpu_time = workers[side]:call("run " .. reps[side]):match("^(%S+) (%S+)$")
+        seconds[side][r] = tonumber(cpu_clock and cpu_time or wall) / reps[side]
       end
     end
     local cells = {id}
