@@ -5,6 +5,7 @@ package.path = "bench/?.lua;" .. package.path
 local stats = require "stats"
 local cases = require "cases"
 local targets = require "targets"
+local write = require("recur").plot.write_atomic
 
 describe("bench stats", function()
   it("takes the median of odd and even counts without reordering the input", function()
@@ -113,10 +114,7 @@ describe("bench targets", function()
 
   it("reads back the results file the driver writes", function()
     local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write("table,case,metric,median,min,max,rounds\n")
-    f:write("layers," .. id .. ",speedup,1.25,1.2,1.3,7\n")
-    f:close()
+    write(path, "table,case,metric,median,min,max,rounds\nlayers," .. id .. ",speedup,1.25,1.2,1.3,7\n")
     local results = targets.read_csv(path)
     os.remove(path)
     assert.are.same({median = 1.25, min = 1.2, max = 1.3, n = 7}, results.layers[id].speedup)
@@ -124,9 +122,7 @@ describe("bench targets", function()
 
   it("rejects a file that is not a results file", function()
     local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write("cell,threads,T\n")
-    f:close()
+    write(path, "cell,threads,T\n")
     assert.has_error(function() targets.read_csv(path) end)
     os.remove(path)
   end)
@@ -138,11 +134,6 @@ describe("bench GEMM bound", function()
   local function run(command)
     local status = os.execute("env -u LD_PRELOAD " .. command .. " >/dev/null 2>&1")
     return status == true or status == 0
-  end
-  local function write(path, text)
-    local f = assert(io.open(path, "w"))
-    f:write(text)
-    f:close()
   end
   local function read(path)
     local f = assert(io.open(path))
