@@ -178,10 +178,19 @@ symbols-check: recur/core.so
 	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi; \
 	echo "exports: $$(nm -D --defined-only recur/core.so | awk '{print $$3}' | tr '\n' ' ')"
 
-# Side-by-side benchmark against PyTorch and the BLAS bound (see bench/compare.sh).
-bench: recur/core.so
-	@mkdir -p build
-	QUICK=$(QUICK) bench/compare.sh $(if $(INSTALL_TORCH),--install-torch)
+# The interleaved benchmark against PyTorch and the GEMM bound (bench/run.lua, doc/performance.md).
+# QUICK=1: the short version; BENCH_ARGS: more options of bench/run.lua (e.g. --tables layers).
+build/bench/blas_bound: bench/blas_bound.c
+	@mkdir -p build/bench
+	$(CC) -std=c99 -O2 $(WARN) $(INC) -o $@ $< $(LIBS)
+
+build/bench/blas_trace.so: bench/blas_trace.c
+	@mkdir -p build/bench
+	$(CC) -std=c99 -O2 -fPIC $(WARN) $(INC) $(LIBFLAG) -o $@ $< -Wl,--no-as-needed $(LIBS) -ldl
+
+bench: recur/core.so build/bench/blas_bound build/bench/blas_trace.so
+	$(if $(INSTALL_TORCH),/usr/bin/python3 -c "import torch" 2>/dev/null || apt-get install -y -qq python3-torch)
+	$(LUA) bench/run.lua $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # The recurrent core calls no allocator: every buffer comes from Lua-owned workspaces.
 alloc-check:
