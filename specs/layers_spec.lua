@@ -2,63 +2,7 @@ local recur = require "recur"
 local helpers = require "specs.helpers"
 local error_of = helpers.error_of
 
--- Loss used by the gradient checks: sum(y * R) + sum(hn * S) [+ sum(cn * U)], so that
--- backward(R, S, U) returns its exact gradients.
-local function dot(a, b)
-  return a:mul(b):sum()
-end
-
-local function loss_of(layer, x, h0, c0, R, S, U, reseed)
-  if reseed then recur.manual_seed(reseed) end
-  local y, hn, cn = layer:forward(x, h0, c0)
-  return dot(y, R) + dot(hn, S) + (cn and dot(cn, U) or 0)
-end
-
--- Central differences in float32: EPS balances truncation (EPS^2) against rounding
--- (1e-7 / EPS); the check is relative to the largest gradient of each tensor. The
--- worst error seen is 1.2e-4 (RECUR_FD_REPORT=1 prints each), a 1% gate error gives ~2e-3.
-local EPS, TOL = 5e-3, 5e-4
-
-local function check_tensor(name, t, analytic, f)
-  local err = helpers.finite_difference_error(t, analytic, f, EPS)
-  if os.getenv("RECUR_FD_REPORT") then io.stderr:write(string.format("%-22s %.3g\n", name, err)) end
-  assert(err <= TOL, string.format("%s: finite-difference error %.3g", name, err))
-end
-
-local function gradcheck(make, T, B, opts)
-  opts = opts or {}
-  local gen = recur.Generator(11)
-  local layer = make()
-  layer:reset_parameters(gen)
-  if opts.train then layer:train() else layer:evaluate() end
-  local cfg = layer:config()
-  local D = cfg.bidirectional and 2 or 1
-  local hout = (cfg.proj_size or 0) > 0 and cfg.proj_size or cfg.hidden_size
-  local LD, lstm = cfg.num_layers * D, cfg.type == "LSTM"
-  local xs, hs, cs
-  if B then
-    xs = cfg.batch_first and {B, T, cfg.input_size} or {T, B, cfg.input_size}
-    hs, cs = {LD, B, hout}, {LD, B, cfg.hidden_size}
-  else
-    xs, hs, cs = {T, cfg.input_size}, {LD, hout}, {LD, cfg.hidden_size}
-  end
-  local x, h0 = recur.randn(xs, gen), recur.randn(hs, gen)
-  local c0 = lstm and recur.randn(cs, gen) or nil
-  local y, hn, cn = layer:forward(x, h0, c0)
-  local R, S = recur.randn(y:shape(), gen), recur.randn(hn:shape(), gen)
-  local U = cn and recur.randn(cn:shape(), gen) or nil
-  layer:zero_grad()
-  loss_of(layer, x, h0, c0, R, S, U, opts.train and 99)
-  local dx, dh0, dc0 = layer:backward(R, S, U)
-  local f = function() return loss_of(layer, x, h0, c0, R, S, U, opts.train and 99) end
-  check_tensor("x", x, dx, f)
-  check_tensor("h0", h0, dh0, f)
-  if lstm then check_tensor("c0", c0, dc0, f) end
-  local params, grads = layer:named_parameters(), layer:named_gradients()
-  for _, name in ipairs(layer:parameter_names()) do
-    check_tensor(name, params[name], grads[name], f)
-  end
-end
+local gradcheck = require("specs.gradcheck").layer
 
 describe("recurrent layers", function()
   describe("finite-difference gradient checks", function()

@@ -1,0 +1,101 @@
+-- Finite-difference checks of a recurrent layer's backward (shared by the layer specs).
+local recur = require "recur"
+
+local gradcheck = {}
+
+-- Loss used by the gradient checks: sum(y * R) + sum(hn * S) [+ sum(cn * U)], so that
+-- backward(R, S, U) returns its exact gradients.
+local function dot(a, b)
+  return a:mul(b):sum()
+end
+
+-- Central differences in float32, Richardson-extrapolated: (4 D(EPS/2) - D(EPS)) / 3
+-- cancels the EPS^2 term of truncation, which the layer norms' curvature makes large at
+-- small sizes; rounding stays near 1e-7 / EPS. The check is relative to the largest
+-- gradient of each tensor (RECUR_FD_REPORT=1 prints each error; a 1% gate error gives ~2e-3).
+local EPS, TOL = 1e-2, 5e-4
+
+local function fd_error(t, analytic, f)
+  local flat, g, worst, scale = t:view{-1}, analytic:view{-1}, 0, 1
+  for i = 1, flat:numel() do
+    local v = flat[i]
+    local function slope(e)
+      flat[i] = v + e
+      local up = f()
+      flat[i] = v - e
+      local down = f()
+      flat[i] = v
+      return (up - down) / (2 * e)
+    end
+    local estimate = (4 * slope(EPS / 2) - slope(EPS)) / 3
+    worst = math.max(worst, math.abs(estimate - g[i]))
+    scale = math.max(scale, math.abs(g[i]))
+  end
+  return worst / scale
+end
+
+local function check_tensor(name, t, analytic, f, tol)
+  local err = fd_error(t, analytic, f)
+  if os.getenv("RECUR_FD_REPORT") then io.stderr:write(string.format("%-24s %.3g\n", name, err)) end
+  assert(err <= tol, string.format("%s: finite-difference error %.3g", name, err))
+end
+
+--- Checks dx, dh0 (dc0) and every parameter gradient of make()'s layer over a (T, B)
+-- input (B nil: unbatched). opts.train runs in training mode with the dropout masks
+-- fixed: the default generator and opts.generator (the layer's) are reseeded before
+-- every forward. opts.weight_scale multiplies weight_ih and weight_hh (layer norms are
+-- better conditioned for float32 differences when their blocks vary more); opts.tol
+-- replaces the tolerance; opts.lengths runs packed sequences.
+function gradcheck.layer(make, T, B, opts)
+  opts = opts or {}
+  local gen = recur.Generator(11)
+  local layer = make()
+  layer:reset_parameters(gen)
+  local scale, tol = opts.weight_scale or 1, opts.tol or TOL
+  for _, name in ipairs(layer:parameter_names()) do -- layer-norm gains and biases away from 1 and 0
+    if name:match("^ln_") then layer:named_parameters()[name]:add_(recur.randn({1}, gen)[1] * 0.3) end
+    if name:match("^weight_[ih]h") then layer:named_parameters()[name]:mul_(scale) end
+  end
+  if opts.train then layer:train() else layer:evaluate() end
+  local cfg = layer:config()
+  local D = cfg.bidirectional and 2 or 1
+  local hout = (cfg.proj_size or 0) > 0 and cfg.proj_size or cfg.hidden_size
+  local LD = cfg.num_layers * D
+  local xs, hs, cs
+  if B then
+    xs = cfg.batch_first and {B, T, cfg.input_size} or {T, B, cfg.input_size}
+    hs, cs = {LD, B, hout}, {LD, B, cfg.hidden_size}
+  else
+    xs, hs, cs = {T, cfg.input_size}, {LD, hout}, {LD, cfg.hidden_size}
+  end
+  local x, h0 = recur.randn(xs, gen), recur.randn(hs, gen)
+  local lengths = opts.lengths and {lengths = opts.lengths} or nil
+  local y, hn, cn = layer:forward(x, h0) -- cn: the cell has a cell state
+  local c0 = cn and recur.randn(cs, gen) or nil
+  local function forward()
+    if c0 then return layer:forward(x, h0, c0, lengths) end
+    return layer:forward(x, h0, lengths)
+  end
+  local R, S = recur.randn(y:shape(), gen), recur.randn(hn:shape(), gen)
+  local U = cn and recur.randn(cn:shape(), gen) or nil
+  local function loss()
+    if opts.train then
+      recur.manual_seed(99)
+      if opts.generator then opts.generator:manual_seed(7) end
+    end
+    local y_, hn_, cn_ = forward()
+    return dot(y_, R) + dot(hn_, S) + (cn_ and dot(cn_, U) or 0)
+  end
+  layer:zero_grad()
+  loss()
+  local dx, dh0, dc0 = layer:backward(R, S, U)
+  check_tensor("x", x, dx, loss, tol)
+  check_tensor("h0", h0, dh0, loss, tol)
+  if c0 then check_tensor("c0", c0, dc0, loss, tol) end
+  local params, grads = layer:named_parameters(), layer:named_gradients()
+  for _, name in ipairs(layer:parameter_names()) do
+    check_tensor(name, params[name], grads[name], loss, tol)
+  end
+end
+
+return gradcheck
