@@ -140,60 +140,83 @@ enum { LN_GAIN_C = 4, LN_BIAS_C = 5, LN_PEEPHOLE = 6 };
 #define LN_STATS 10
 
 typedef struct lstm_ln_params {
-  const float *RC_RESTRICT gi, *RC_RESTRICT bi, *RC_RESTRICT gh, *RC_RESTRICT bh; /* 4H */
-  const float *RC_RESTRICT gc, *RC_RESTRICT bc;                                   /* H */
-  const float *RC_RESTRICT p;                                                     /* 3H, peep */
+  const float *gi, *bi, *gh, *bh; /* 4H: gains and biases of the two projections' norms */
+  const float *gc, *bc;           /* H: of the cell state's norm */
+  const float *p;                 /* 3H: peepholes (peep) */
+  float *dgc, *dbc, *dp;          /* gradients of gc, bc, p */
 } lstm_ln_params;
 
 static lstm_ln_params ln_params(const rc_cell_step *s) {
-  lstm_ln_params p;
-  p.gi = s->vec[RC_LN_GAIN_IH];
-  p.bi = s->vec[RC_LN_BIAS_IH];
-  p.gh = s->vec[RC_LN_GAIN_HH];
-  p.bh = s->vec[RC_LN_BIAS_HH];
-  p.gc = s->vec[LN_GAIN_C];
-  p.bc = s->vec[LN_BIAS_C];
-  p.p = s->vec[LN_PEEPHOLE];
-  return p;
+  lstm_ln_params w;
+  w.gi = s->vec[RC_LN_GAIN_IH];
+  w.bi = s->vec[RC_LN_BIAS_IH];
+  w.gh = s->vec[RC_LN_GAIN_HH];
+  w.bh = s->vec[RC_LN_BIAS_HH];
+  w.gc = s->vec[LN_GAIN_C];
+  w.bc = s->vec[LN_BIAS_C];
+  w.p = s->vec[LN_PEEPHOLE];
+  w.dgc = s->dvec[LN_GAIN_C];
+  w.dbc = s->dvec[LN_BIAS_C];
+  w.dp = s->dvec[LN_PEEPHOLE];
+  return w;
 }
 
 static size_t ln_extra(size_t H) { return LN_EXTRA_H * H + LN_STATS; }
 
-static inline void lstm_ln_row_forward(int peep, int H, const lstm_ln_params *w, float *RC_RESTRICT x,
-                                       float *RC_RESTRICT hh, float *RC_RESTRICT act, float *RC_RESTRICT st,
-                                       const float *RC_RESTRICT cp, float *RC_RESTRICT co,
-                                       float *RC_RESTRICT mo) {
+/* pre[j] = gi x^ + bi + gh hh^ + bh over the 4H gate values */
+static void ln_sum_projections(int n, const float *RC_RESTRICT gi, const float *RC_RESTRICT bi,
+                               const float *RC_RESTRICT gh, const float *RC_RESTRICT bh,
+                               const float *RC_RESTRICT x, const float *RC_RESTRICT hh,
+                               float *RC_RESTRICT pre) {
+  for (int j = 0; j < n; j++) pre[j] = gi[j] * x[j] + bi[j] + gh[j] * hh[j] + bh[j];
+}
+
+/* y[j] += p[j] * c[j] (a peephole) */
+static void add_peephole(int n, const float *RC_RESTRICT p, const float *RC_RESTRICT c,
+                         float *RC_RESTRICT y) {
+  for (int j = 0; j < n; j++) y[j] += p[j] * c[j];
+}
+
+/* i, f, u from their pre-activations in place, and c = f c_prev + i u */
+static void ln_cell_update(int H, lstm_gates q, const float *RC_RESTRICT cp, float *RC_RESTRICT co) {
+  for (int j = 0; j < H; j++) {
+    float i = rc_sigmoid(q.i[j]), f = rc_sigmoid(q.f[j]), u = rc_tanh(q.g[j]);
+    q.i[j] = i;
+    q.f[j] = f;
+    q.g[j] = u;
+    co[j] = f * cp[j] + i * u;
+  }
+}
+
+/* o from its pre-activation in place, and m = o tanh(LN(c) gc + bc) */
+static void ln_output(int H, float *RC_RESTRICT o, const float *RC_RESTRICT c, float mean, float rstd,
+                      const float *RC_RESTRICT gc, const float *RC_RESTRICT bc, float *RC_RESTRICT m) {
+  for (int j = 0; j < H; j++) {
+    o[j] = rc_sigmoid(o[j]);
+    m[j] = o[j] * rc_tanh(gc[j] * ((c[j] - mean) * rstd) + bc[j]);
+  }
+}
+
+/* one row: x and hh become x^; act gets i, f, u, o; st the statistics; c and m */
+static void lstm_ln_row_forward(int peep, int H, const lstm_ln_params *w, float *x, float *hh, float *act,
+                                float *st, const float *cp, float *co, float *mo) {
+  lstm_gates q = gates_at(act, H);
   for (int k = 0; k < 4; k++) {
     st[k] = rc_ln_normalise(H, x + k * H);
     st[4 + k] = rc_ln_normalise(H, hh + k * H);
   }
-  for (int j = 0; j < H; j++) {
-    int jf = j + H, jg = j + 2 * H, jo = j + 3 * H;
-    float pi = w->gi[j] * x[j] + w->bi[j] + w->gh[j] * hh[j] + w->bh[j];
-    float pf = w->gi[jf] * x[jf] + w->bi[jf] + w->gh[jf] * hh[jf] + w->bh[jf];
-    float pg = w->gi[jg] * x[jg] + w->bi[jg] + w->gh[jg] * hh[jg] + w->bh[jg];
-    float po = w->gi[jo] * x[jo] + w->bi[jo] + w->gh[jo] * hh[jo] + w->bh[jo];
-    if (peep) {
-      pi += w->p[j] * cp[j];
-      pf += w->p[H + j] * cp[j];
-    }
-    float i = rc_sigmoid(pi), f = rc_sigmoid(pf), u = rc_tanh(pg);
-    float cn = f * cp[j] + i * u;
-    if (peep) po += w->p[2 * H + j] * cn;
-    act[j] = i;
-    act[jf] = f;
-    act[jg] = u;
-    act[jo] = rc_sigmoid(po);
-    co[j] = cn;
+  ln_sum_projections(4 * H, w->gi, w->bi, w->gh, w->bh, x, hh, act);
+  if (peep) {
+    add_peephole(H, w->p, cp, q.i);
+    add_peephole(H, w->p + H, cp, q.f);
   }
-  float mean, rstd;
-  rc_ln_stats(H, co, &mean, &rstd);
-  st[8] = mean;
-  st[9] = rstd;
-  for (int j = 0; j < H; j++) mo[j] = act[3 * H + j] * rc_tanh(w->gc[j] * ((co[j] - mean) * rstd) + w->bc[j]);
+  ln_cell_update(H, q, cp, co);
+  if (peep) add_peephole(H, w->p + 2 * H, co, q.o);
+  rc_ln_stats(H, co, &st[8], &st[9]);
+  ln_output(H, q.o, co, st[8], st[9], w->gc, w->bc, mo);
 }
 
-static inline void lstm_ln_forward_rows(int peep, const rc_cell_step *s, int b0, int n) {
+static void lstm_ln_forward_rows(int peep, const rc_cell_step *s, int b0, int n) {
   size_t H = s->H, E = ln_extra(H);
   lstm_ln_params w = ln_params(s);
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
@@ -203,66 +226,80 @@ static inline void lstm_ln_forward_rows(int peep, const rc_cell_step *s, int b0,
   }
 }
 
-/* The gradients of the summed pre-activations (shared by both projections) replace the
- * activations; dc carries dL/dc as in the LSTM, plus the path through LN(c). */
-static inline void lstm_ln_row_gate_grads(int peep, int H, const lstm_ln_params *w, float *dvp, float *dgc,
-                                          float *dbc, const float *RC_RESTRICT d, float *RC_RESTRICT act,
-                                          float *RC_RESTRICT dch, const float *RC_RESTRICT st,
-                                          const float *RC_RESTRICT cp, const float *RC_RESTRICT cc,
-                                          float *RC_RESTRICT dc) {
-  float *RC_RESTRICT dp = dvp;
-  float *RC_RESTRICT dgain = dgc;
-  float *RC_RESTRICT dbias = dbc;
-  float mean = st[8], rstd = st[9], sa = 0.0f, sb = 0.0f;
-  /* y = LN(c) gain + bias, m = o tanh(y): first dL/dc^ and the two means of its backward */
+/* Backward through m = o tanh(y), y = LN(c) gc + bc: dch gets dL/dc^, o's slot dL/d(o's
+ * pre-activation); the gain and bias gradients accumulate. */
+static void ln_output_backward(int H, const float *RC_RESTRICT d, float *RC_RESTRICT o,
+                               const float *RC_RESTRICT c, float mean, float rstd,
+                               const float *RC_RESTRICT gc, const float *RC_RESTRICT bc,
+                               float *RC_RESTRICT dgc, float *RC_RESTRICT dbc, float *RC_RESTRICT dch) {
   for (int j = 0; j < H; j++) {
-    float o = act[3 * H + j], ch = (cc[j] - mean) * rstd;
-    float tc = rc_tanh(w->gc[j] * ch + w->bc[j]);
-    float dy = d[j] * o * (1.0f - tc * tc);
-    dgain[j] += dy * ch;
-    dbias[j] += dy;
-    dch[j] = dy * w->gc[j];
-    sa += dch[j];
-    sb += dch[j] * ch;
-    act[3 * H + j] = d[j] * tc * o * (1.0f - o); /* dL/d(o's pre-activation) */
-  }
-  sa /= (float)H;
-  sb /= (float)H;
-  for (int j = 0; j < H; j++) {
-    int jf = j + H, jg = j + 2 * H, jo = j + 3 * H;
-    float i = act[j], f = act[jf], u = act[jg], d_o = act[jo];
-    float ch = (cc[j] - mean) * rstd;
-    float dct = dc[j] + rstd * (dch[j] - sa - ch * sb);
-    if (peep) dct += d_o * w->p[2 * H + j];
-    float d_i = dct * u * i * (1.0f - i), d_f = dct * cp[j] * f * (1.0f - f);
-    act[j] = d_i;
-    act[jf] = d_f;
-    act[jg] = dct * i * (1.0f - u * u);
-    dc[j] = dct * f;
-    if (peep) {
-      dc[j] += d_i * w->p[j] + d_f * w->p[H + j];
-      dp[j] += d_i * cp[j];
-      dp[H + j] += d_f * cp[j];
-      dp[2 * H + j] += d_o * cc[j];
-    }
+    float ch = (c[j] - mean) * rstd, tc = rc_tanh(gc[j] * ch + bc[j]), oj = o[j];
+    float dy = d[j] * oj * (1.0f - tc * tc);
+    dgc[j] += dy * ch;
+    dbc[j] += dy;
+    dch[j] = dy * gc[j];
+    o[j] = d[j] * tc * oj * (1.0f - oj);
   }
 }
 
-static inline void lstm_ln_backward_rows(int peep, const rc_cell_step *s, int b0, int n) {
+/* The LSTM's gate gradients with dL/dc = the carried dc plus the path through LN(c):
+ * rstd (dc^ - mean(dc^) - c^ mean(dc^ c^)). i, f, u become the gradients of their
+ * pre-activations; dc becomes dL/dc_prev through f. */
+static void ln_gates_backward(int H, lstm_gates q, const float *RC_RESTRICT dch, const float *RC_RESTRICT c,
+                              float mean, float rstd, float ma, float mb, const float *RC_RESTRICT cp,
+                              float *RC_RESTRICT dc) {
+  for (int j = 0; j < H; j++) {
+    float i = q.i[j], f = q.f[j], u = q.g[j];
+    float dct = dc[j] + rstd * (dch[j] - ma - (c[j] - mean) * rstd * mb);
+    q.i[j] = dct * u * i * (1.0f - i);
+    q.f[j] = dct * cp[j] * f * (1.0f - f);
+    q.g[j] = dct * i * (1.0f - u * u);
+    dc[j] = dct * f;
+  }
+}
+
+/* the peepholes' share of backward: dc_prev += d_i p_i + d_f p_f, and their gradients */
+static void peephole_backward_rows(int H, const float *RC_RESTRICT p, float *RC_RESTRICT dp, lstm_gates q,
+                                   const float *RC_RESTRICT cp, const float *RC_RESTRICT cc,
+                                   float *RC_RESTRICT dc) {
+  for (int j = 0; j < H; j++) {
+    dc[j] += q.i[j] * p[j] + q.f[j] * p[H + j];
+    dp[j] += q.i[j] * cp[j];
+    dp[H + j] += q.f[j] * cp[j];
+    dp[2 * H + j] += q.o[j] * cc[j];
+  }
+}
+
+/* one row backward: act becomes the gradients of the summed pre-activations (shared by
+ * both projections), then x and hh the gradients of the projections */
+static void lstm_ln_row_backward(int peep, int H, const lstm_ln_params *w, float *x, float *hh, float *act,
+                                 float *dch, const float *st, const float *d, const float *cp,
+                                 const float *cc, float *dc, const rc_cell_step *s) {
+  lstm_gates q = gates_at(act, H);
+  float mean = st[8], rstd = st[9];
+  ln_output_backward(H, d, q.o, cc, mean, rstd, w->gc, w->bc, w->dgc, w->dbc, dch);
+  float ma = rc_ln_sum(H, dch) / (float)H;
+  float mb = rstd * (rc_ln_dot(H, dch, cc) - mean * rc_ln_sum(H, dch)) / (float)H;
+  if (peep) add_peephole(H, w->p + 2 * H, q.o, dc); /* o saw c through its peephole */
+  ln_gates_backward(H, q, dch, cc, mean, rstd, ma, mb, cp, dc);
+  if (peep) peephole_backward_rows(H, w->p, w->dp, q, cp, cc, dc);
+  for (size_t k = 0; k < 4; k++) {
+    size_t at = k * H;
+    rc_ln_backward(H, act + at, x + at, st[k], w->gi + at, s->dvec[RC_LN_GAIN_IH] + at,
+                   s->dvec[RC_LN_BIAS_IH] + at);
+    rc_ln_backward(H, act + at, hh + at, st[4 + k], w->gh + at, s->dvec[RC_LN_GAIN_HH] + at,
+                   s->dvec[RC_LN_BIAS_HH] + at);
+  }
+}
+
+static void lstm_ln_backward_rows(int peep, const rc_cell_step *s, int b0, int n) {
   size_t H = s->H, E = ln_extra(H);
   lstm_ln_params w = ln_params(s);
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
-    float *ex = s->ex + b * E, *x = s->g + b * 4 * H, *hh = s->hh + b * 4 * H;
-    const float *st = ex + LN_EXTRA_H * H;
-    lstm_ln_row_gate_grads(peep, H, &w, s->dvec[LN_PEEPHOLE], s->dvec[LN_GAIN_C], s->dvec[LN_BIAS_C],
-                           s->dh + b * H, ex, ex + 4 * H, st, s->c_prev + b * H, s->c + b * H, s->dc + b * H);
-    for (size_t k = 0; k < 4; k++) {
-      size_t at = k * H;
-      rc_ln_backward(H, ex + at, x + at, st[k], w.gi + at, s->dvec[RC_LN_GAIN_IH] + at,
-                     s->dvec[RC_LN_BIAS_IH] + at);
-      rc_ln_backward(H, ex + at, hh + at, st[4 + k], w.gh + at, s->dvec[RC_LN_GAIN_HH] + at,
-                     s->dvec[RC_LN_BIAS_HH] + at);
-    }
+    float *ex = s->ex + b * E;
+    lstm_ln_row_backward(peep, H, &w, s->g + b * 4 * H, s->hh + b * 4 * H, ex, ex + 4 * H,
+                         ex + LN_EXTRA_H * H, s->dh + b * H, s->c_prev + b * H, s->c + b * H, s->dc + b * H,
+                         s);
   }
 }
 

@@ -30,7 +30,10 @@ static void relu_backward(const rc_cell_step *s, int b0, int n) {
   size_t at = (size_t)b0 * s->H, end = at + (size_t)n * s->H;
   float *RC_RESTRICT g = s->g;
   const float *RC_RESTRICT dh = s->dh;
-  for (size_t i = at; i < end; i++) g[i] = g[i] > 0.0f ? dh[i] : 0.0f;
+  for (size_t i = at; i < end; i++) {
+    float d = dh[i]; /* loaded unconditionally, so that the select vectorises */
+    g[i] = g[i] > 0.0f ? d : 0.0f;
+  }
 }
 
 const rc_cell rc_cell_rnn_tanh = {.family = "RNN",
