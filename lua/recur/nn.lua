@@ -175,10 +175,10 @@ function Module:flat_gradients() return self._grads end
 --- Zeroes every gradient under the module.
 function Module:zero_grad()
   for _, m in ipairs((modules_of(self, "zero_grad", 2))) do
-    if m.zero_grad ~= Module.zero_grad then
+    if m.zero_grad == Module.zero_grad then
+      if rawget(m, "_grads") then m._grads:zero() end
+    elseif m.zero_grad then
       m:zero_grad()
-    elseif rawget(m, "_grads") then
-      m._grads:zero()
     end
   end
   return self
@@ -188,10 +188,10 @@ end
 function Module:train(on)
   on = on ~= false
   for _, m in ipairs((modules_of(self, "train", 2))) do
-    if m.train ~= Module.train then
-      m:train(on)
-    else
+    if m.train == Module.train then
       m._training = on
+    elseif m.train then
+      m:train(on)
     end
   end
   return self
