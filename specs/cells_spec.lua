@@ -3,28 +3,21 @@
 -- differences, through the stepper, in checkpoints, and the dropout masks' properties.
 local recur = require "recur"
 local helpers = require "specs.helpers"
-local gradcheck = require("specs.gradcheck").layer
+local checks = require "specs.layer_checks"
+local gradcheck = checks.gradcheck
 local error_of = helpers.error_of
 
 local TOL = 2e-5
 
-local function maybe(case, name)
-  local t = case.tensors[name]
-  return t and helpers.tensor_of(t) or nil
-end
 
 -- the fixture's layer, its parameters copied in, its generator seeded for the masks
 local function build(case)
-  local opts = {generator = recur.Generator(0)}
-  for k, v in pairs(case.options) do opts[k] = v end
-  local layer = recur[case.cell](opts)
-  for name, view in pairs(layer:named_parameters()) do view:copy(maybe(case, name)) end
+  local gen = recur.Generator(0)
+  local layer = checks.layer_of_fixture(case, {generator = gen})
   if case.training then
     layer:train()
-    opts.generator:manual_seed(case.mask_seed)
+    gen:manual_seed(case.mask_seed)
     recur.manual_seed(case.dropout_seed)
-  else
-    layer:evaluate()
   end
   return layer
 end
@@ -33,26 +26,7 @@ describe("new cells match the reference implementation", function()
   for _, name in ipairs(dofile("specs/fixtures/cells/index.lua")) do
     local case = helpers.fixture("cells", name)
     it(name .. ": outputs, input gradients and every parameter gradient", function()
-      local layer = build(case)
-      local x, h0, c0 = maybe(case, "x"), maybe(case, "h0"), maybe(case, "c0")
-      local opts = case.tensors.lengths and {lengths = maybe(case, "lengths")} or nil
-      local y, hn, cn
-      if case.cell == "LSTM" then
-        y, hn, cn = layer:forward(x, h0, c0, opts)
-      else
-        y, hn = layer:forward(x, h0, opts)
-      end
-      helpers.assert_close(y, maybe(case, "y"), TOL, "y")
-      helpers.assert_close(hn, maybe(case, "hn"), TOL, "hn")
-      if cn then helpers.assert_close(cn, maybe(case, "cn"), TOL, "cn") end
-      local dx, dh0, dc0 = layer:backward(maybe(case, "gy"), maybe(case, "ghn"), maybe(case, "gcn"))
-      helpers.assert_close(dx, maybe(case, "dx"), TOL, "dx")
-      if h0 then helpers.assert_close(dh0, maybe(case, "dh0"), TOL, "dh0") end
-      if c0 then helpers.assert_close(dc0, maybe(case, "dc0"), TOL, "dc0") end
-      local grads = layer:named_gradients()
-      for _, pname in ipairs(layer:parameter_names()) do
-        helpers.assert_close(grads[pname], maybe(case, "grad." .. pname), TOL, "grad " .. pname)
-      end
+      checks.matches_fixture(build(case), case, TOL)
     end)
 
     it(name .. ": parameter names, shapes and state_dict order", function()
@@ -124,18 +98,7 @@ describe("new cells: finite-difference gradient checks", function()
 end)
 
 describe("new cells: stepper", function()
-  local function check(layer, B)
-    local T = 6
-    local x = recur.randn({T, B, layer:config().input_size}, recur.Generator(4))
-    layer:evaluate()
-    local y, hn, cn = layer:forward(x)
-    local cell = layer:stepper(B)
-    for t = 1, T do helpers.assert_close(cell:step(x[t]), y[t], 1e-6, "step " .. t) end
-    local h, c = cell:state()
-    helpers.assert_close(h, hn, 1e-6, "state h")
-    assert.are.equal(cn ~= nil, c ~= nil)
-    if c then helpers.assert_close(c, cn, 1e-6, "state c") end
-  end
+  local check = checks.stepper_matches_forward
   for _, v in ipairs(VARIANTS) do
     it(variant_name(v[1], v[2]) .. " matches forward, 2 layers" .. (v[1] == "LSTM" and ", projection" or ""),
       function()

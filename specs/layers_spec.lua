@@ -2,7 +2,8 @@ local recur = require "recur"
 local helpers = require "specs.helpers"
 local error_of = helpers.error_of
 
-local gradcheck = require("specs.gradcheck").layer
+local checks = require "specs.layer_checks"
+local gradcheck = checks.gradcheck
 
 describe("recurrent layers", function()
   describe("finite-difference gradient checks", function()
@@ -153,21 +154,7 @@ describe("recurrent layers", function()
   end)
 
   describe("stepper", function()
-    local function check(layer, B)
-      local T = 6
-      local x = recur.randn({T, B, layer:config().input_size}, recur.Generator(4))
-      layer:evaluate()
-      local y, hn, cn = layer:forward(x)
-      local cell = layer:stepper(B)
-      for t = 1, T do
-        local out = cell:step(x[t])
-        helpers.assert_close(out, y[t], 1e-6, "step " .. t)
-      end
-      local h, c = cell:state()
-      helpers.assert_close(h, hn, 1e-6, "state h")
-      if c then helpers.assert_close(c, cn, 1e-6, "state c") end
-      return cell, x
-    end
+    local check = checks.stepper_matches_forward
 
     it("matches forward for GRU, LSTM (with projection) and RNN", function()
       check(recur.GRU{input_size = 3, hidden_size = 5, num_layers = 2}, 2)

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as Fn
 
+from make_layer_fixtures import lua_tensor, lua_value
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "specs", "fixtures", "cells")
 DT = torch.float64
 MASK64 = (1 << 64) - 1
@@ -262,23 +264,6 @@ CASES = [
     ("vdrop_packed_gru_ln_bidir", "GRU", dict(input_size=5, hidden_size=4, bidirectional=True, layer_norm=True,
                                               input_dropout=0.3, recurrent_dropout=0.3), 5, 3, True, [3, 5, 1], True),
 ]
-
-
-def lua_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"%s"' % v
-    if isinstance(v, (list, tuple)):
-        return "{%s}" % ", ".join(lua_value(e) for e in v)
-    return repr(v)
-
-
-def lua_tensor(t):
-    t = t.detach().contiguous().to(torch.float32)
-    shape = ", ".join(str(s) for s in t.shape)
-    data = ", ".join("%.9g" % v for v in t.reshape(-1).tolist())
-    return "{shape = {%s}, data = {%s}}" % (shape, data)
 
 
 def make_case(name, cell, opts, T, B, with_states, lengths, training, seed):

@@ -31,6 +31,16 @@ static lstm_gates gates_at(float *row, size_t H) {
   return q;
 }
 
+/* An LSTM descriptor: the variants differ in their options, whether the recurrent
+ * projection is kept apart (for its layer norm), the floats kept per row, their blocks
+ * and their kernels. */
+#define LSTM_CELL(options, separate, per_h, fixed, forward_rows, backward_rows, ...)                    \
+  {                                                                                                     \
+    .family = "LSTM", .nonlinearity = NULL, .flags = options, .gates = 4, .states = 2, .projection = 1, \
+    .separate_hh = separate, .extra_h = per_h, .extra_fixed = fixed, .blocks = {__VA_ARGS__},           \
+    .forward = forward_rows, .backward = backward_rows                                                  \
+  }
+
 /* one row: the activations replace the pre-activations; c, and m = o tanh(c).
  * p: the peephole weights (3H: i, f, o) when peep */
 static inline void lstm_row_forward(int peep, int H, lstm_gates q, const float *RC_RESTRICT p,
@@ -100,35 +110,16 @@ static void lstm_backward(const rc_cell_step *s, int b0, int n) { lstm_backward_
 static void peephole_forward(const rc_cell_step *s, int b0, int n) { lstm_forward_rows(1, s, b0, n); }
 static void peephole_backward(const rc_cell_step *s, int b0, int n) { lstm_backward_rows(1, s, b0, n); }
 
-const rc_cell rc_cell_lstm = {.family = "LSTM",
-                              .nonlinearity = NULL,
-                              .flags = 0,
-                              .gates = 4,
-                              .states = 2,
-                              .projection = 1,
-                              .separate_hh = 0,
-                              .extra_h = 0,
-                              .extra_fixed = 0,
-                              .blocks = {RC_WEIGHT_BLOCKS(4), RC_BIAS_BLOCKS(4)},
-                              .forward = lstm_forward,
-                              .backward = lstm_backward};
+const rc_cell rc_cell_lstm =
+    LSTM_CELL(0, 0, 0, 0, lstm_forward, lstm_backward, RC_WEIGHT_BLOCKS(4), RC_BIAS_BLOCKS(4));
 
 /* the diagonal peephole weights, (3H) in blocks i, f, o */
 #define PEEPHOLE_BLOCK \
   { "weight_peephole", RC_VEC, 3, RC_INIT_UNIFORM, 0 }
 
-const rc_cell rc_cell_lstm_peephole = {.family = "LSTM",
-                                       .nonlinearity = NULL,
-                                       .flags = RC_CELL_PEEPHOLE,
-                                       .gates = 4,
-                                       .states = 2,
-                                       .projection = 1,
-                                       .separate_hh = 0,
-                                       .extra_h = 0,
-                                       .extra_fixed = 0,
-                                       .blocks = {RC_WEIGHT_BLOCKS(4), RC_BIAS_BLOCKS(4), PEEPHOLE_BLOCK},
-                                       .forward = peephole_forward,
-                                       .backward = peephole_backward};
+const rc_cell rc_cell_lstm_peephole =
+    LSTM_CELL(RC_CELL_PEEPHOLE, 0, 0, 0, peephole_forward, peephole_backward, RC_WEIGHT_BLOCKS(4),
+              RC_BIAS_BLOCKS(4), PEEPHOLE_BLOCK);
 
 /* ---- layer-normalised LSTM (with or without peepholes) -------------------------------------
  * g and hh keep the normalised projections x^; ex keeps, per row, the activations i, f, u, o
@@ -312,29 +303,9 @@ static void ln_peephole_backward(const rc_cell_step *s, int b0, int n) { lstm_ln
 #define LN_CELL_BLOCKS \
   {"ln_cell_weight", RC_VEC, 1, RC_INIT_ONES, 0}, { "ln_cell_bias", RC_VEC, 1, RC_INIT_ZEROS, 1 }
 
-const rc_cell rc_cell_lstm_ln = {.family = "LSTM",
-                                 .nonlinearity = NULL,
-                                 .flags = RC_CELL_LAYER_NORM,
-                                 .gates = 4,
-                                 .states = 2,
-                                 .projection = 1,
-                                 .separate_hh = 1,
-                                 .extra_h = LN_EXTRA_H,
-                                 .extra_fixed = LN_STATS,
-                                 .blocks = {RC_WEIGHT_BLOCKS(4), RC_LN_BLOCKS(4), LN_CELL_BLOCKS},
-                                 .forward = ln_forward,
-                                 .backward = ln_backward};
+const rc_cell rc_cell_lstm_ln = LSTM_CELL(RC_CELL_LAYER_NORM, 1, LN_EXTRA_H, LN_STATS, ln_forward,
+                                          ln_backward, RC_WEIGHT_BLOCKS(4), RC_LN_BLOCKS(4), LN_CELL_BLOCKS);
 
-const rc_cell rc_cell_lstm_ln_peephole = {
-    .family = "LSTM",
-    .nonlinearity = NULL,
-    .flags = RC_CELL_LAYER_NORM | RC_CELL_PEEPHOLE,
-    .gates = 4,
-    .states = 2,
-    .projection = 1,
-    .separate_hh = 1,
-    .extra_h = LN_EXTRA_H,
-    .extra_fixed = LN_STATS,
-    .blocks = {RC_WEIGHT_BLOCKS(4), RC_LN_BLOCKS(4), LN_CELL_BLOCKS, PEEPHOLE_BLOCK},
-    .forward = ln_peephole_forward,
-    .backward = ln_peephole_backward};
+const rc_cell rc_cell_lstm_ln_peephole =
+    LSTM_CELL(RC_CELL_LAYER_NORM | RC_CELL_PEEPHOLE, 1, LN_EXTRA_H, LN_STATS, ln_peephole_forward,
+              ln_peephole_backward, RC_WEIGHT_BLOCKS(4), RC_LN_BLOCKS(4), LN_CELL_BLOCKS, PEEPHOLE_BLOCK);

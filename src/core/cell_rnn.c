@@ -36,28 +36,13 @@ static void relu_backward(const rc_cell_step *s, int b0, int n) {
   }
 }
 
-const rc_cell rc_cell_rnn_tanh = {.family = "RNN",
-                                  .nonlinearity = "tanh",
-                                  .flags = 0,
-                                  .gates = 1,
-                                  .states = 1,
-                                  .projection = 0,
-                                  .separate_hh = 0,
-                                  .extra_h = 0,
-                                  .extra_fixed = 0,
-                                  .blocks = {RC_WEIGHT_BLOCKS(1), RC_BIAS_BLOCKS(1)},
-                                  .forward = tanh_forward,
-                                  .backward = tanh_backward};
+/* the two descriptors differ in their nonlinearity and kernels only */
+#define RNN_CELL(name, forward_rows, backward_rows)                                                       \
+  {                                                                                                       \
+    .family = "RNN", .nonlinearity = name, .flags = 0, .gates = 1, .states = 1, .projection = 0,          \
+    .separate_hh = 0, .extra_h = 0, .extra_fixed = 0, .blocks = {RC_WEIGHT_BLOCKS(1), RC_BIAS_BLOCKS(1)}, \
+    .forward = forward_rows, .backward = backward_rows                                                    \
+  }
 
-const rc_cell rc_cell_rnn_relu = {.family = "RNN",
-                                  .nonlinearity = "relu",
-                                  .flags = 0,
-                                  .gates = 1,
-                                  .states = 1,
-                                  .projection = 0,
-                                  .separate_hh = 0,
-                                  .extra_h = 0,
-                                  .extra_fixed = 0,
-                                  .blocks = {RC_WEIGHT_BLOCKS(1), RC_BIAS_BLOCKS(1)},
-                                  .forward = relu_forward,
-                                  .backward = relu_backward};
+const rc_cell rc_cell_rnn_tanh = RNN_CELL("tanh", tanh_forward, tanh_backward);
+const rc_cell rc_cell_rnn_relu = RNN_CELL("relu", relu_forward, relu_backward);

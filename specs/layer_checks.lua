@@ -1,7 +1,9 @@
--- Finite-difference checks of a recurrent layer's backward (shared by the layer specs).
+-- Checks shared by the recurrent layers' specs: finite differences, the stepper against
+-- forward, and a layer against a reference fixture.
 local recur = require "recur"
+local helpers = require "specs.helpers"
 
-local gradcheck = {}
+local checks = {}
 
 -- Loss used by the gradient checks: sum(y * R) + sum(hn * S) [+ sum(cn * U)], so that
 -- backward(R, S, U) returns its exact gradients.
@@ -46,7 +48,7 @@ end
 -- every forward. opts.weight_scale multiplies weight_ih and weight_hh (layer norms are
 -- better conditioned for float32 differences when their blocks vary more); opts.tol
 -- replaces the tolerance; opts.lengths runs packed sequences.
-function gradcheck.layer(make, T, B, opts)
+function checks.gradcheck(make, T, B, opts)
   opts = opts or {}
   local gen = recur.Generator(11)
   local layer = make()
@@ -98,4 +100,65 @@ function gradcheck.layer(make, T, B, opts)
   end
 end
 
-return gradcheck
+--- Runs layer:stepper(B) over a random (6, B, input) sequence in evaluation mode and
+-- checks each step and the final state against forward.
+function checks.stepper_matches_forward(layer, B)
+  local T = 6
+  local x = recur.randn({T, B, layer:config().input_size}, recur.Generator(4))
+  layer:evaluate()
+  local y, hn, cn = layer:forward(x)
+  local cell = layer:stepper(B)
+  for t = 1, T do helpers.assert_close(cell:step(x[t]), y[t], 1e-6, "step " .. t) end
+  local h, c = cell:state()
+  helpers.assert_close(h, hn, 1e-6, "state h")
+  assert(cn == nil == (c == nil), "the stepper carries a cell state exactly when the layer has one")
+  if c then helpers.assert_close(c, cn, 1e-6, "state c") end
+end
+
+local function fixture_tensor(case, name)
+  local t = case.tensors[name]
+  return t and helpers.tensor_of(t) or nil
+end
+checks.fixture_tensor = fixture_tensor
+
+--- The fixture's layer (its options plus `extra`) in evaluation mode, with the fixture's
+-- parameters copied in (each must be there).
+function checks.layer_of_fixture(case, extra)
+  local opts = {}
+  for k, v in pairs(case.options) do opts[k] = v end
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  local layer = recur[case.cell](opts)
+  layer:evaluate()
+  for name, view in pairs(layer:named_parameters()) do
+    assert(case.tensors[name], "fixture lacks parameter " .. name)
+    view:copy(fixture_tensor(case, name))
+  end
+  return layer
+end
+
+--- Runs the fixture's forward and backward through layer (its parameters already copied
+-- in) and checks outputs, input gradients and every parameter gradient to tol.
+function checks.matches_fixture(layer, case, tol)
+  local x, h0, c0 = fixture_tensor(case, "x"), fixture_tensor(case, "h0"), fixture_tensor(case, "c0")
+  local opts = case.tensors.lengths and {lengths = fixture_tensor(case, "lengths")} or nil
+  local y, hn, cn
+  if case.cell == "LSTM" then
+    y, hn, cn = layer:forward(x, h0, c0, opts)
+  else
+    y, hn = layer:forward(x, h0, opts)
+  end
+  helpers.assert_close(y, fixture_tensor(case, "y"), tol, "y")
+  helpers.assert_close(hn, fixture_tensor(case, "hn"), tol, "hn")
+  if cn then helpers.assert_close(cn, fixture_tensor(case, "cn"), tol, "cn") end
+  local dx, dh0, dc0 = layer:backward(fixture_tensor(case, "gy"), fixture_tensor(case, "ghn"),
+    fixture_tensor(case, "gcn"))
+  helpers.assert_close(dx, fixture_tensor(case, "dx"), tol, "dx")
+  if h0 then helpers.assert_close(dh0, fixture_tensor(case, "dh0"), tol, "dh0") end
+  if c0 then helpers.assert_close(dc0, fixture_tensor(case, "dc0"), tol, "dc0") end
+  local grads = layer:named_gradients()
+  for _, pname in ipairs(layer:parameter_names()) do
+    helpers.assert_close(grads[pname], fixture_tensor(case, "grad." .. pname), tol, "grad " .. pname)
+  end
+end
+
+return checks
