@@ -1,6 +1,5 @@
 -- recur's RNN/GRU/LSTM against PyTorch 1.13 reference cases
 -- (specs/fixtures/layers, written by tools/make_layer_fixtures.py).
-local recur = require "recur"
 local helpers = require "specs.helpers"
 local checks = require "specs.layer_checks"
 
