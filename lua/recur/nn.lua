@@ -663,17 +663,26 @@ function Recurrent:__tostring()
     o.input_size, o.hidden_size, o.num_layers, #extra > 0 and ", " .. table.concat(extra, ", ") or "")
 end
 
---- A layer of the "RNN" family: an Elman RNN, as torch.nn.RNN. Options: `input_size`,
--- `hidden_size` (required), `num_layers` (1), `nonlinearity` ("tanh" or "relu"), `bias`
--- (true), `batch_first` (false), `dropout` (0, between layers), `bidirectional` (false),
--- `input_dropout` and `recurrent_dropout` (0, variational), `generator` (init and
--- variational masks). `forward(x[, h0][, {lengths =}])` -> y, hn.
+--- An Elman RNN, as torch.nn.RNN. Options: `input_size`, `hidden_size` (required),
+-- `num_layers` (1), `nonlinearity` ("tanh" or "relu"), `bias` (true), `batch_first` (false),
+-- `dropout` (0, between layers, from the default generator), `bidirectional` (false),
+-- `input_dropout` and `recurrent_dropout` (0: variational dropout, from `generator`),
+-- `generator` (init and variational masks). `forward(x[, h0][, {lengths = ...}])` -> y, hn;
+-- `backward(gy[, ghn])` -> dx, dh0. doc/adding-a-cell.md lists the parameter names.
 -- @function RNN
---- A GRU, as torch.nn.GRU, with `layer_norm` (false) besides RNN's options (no nonlinearity).
+-- @tparam table options
+
+--- A GRU, as torch.nn.GRU (reset gate after the recurrent matmul), with RNN's options but
+-- `nonlinearity`, and `layer_norm` (false).
 -- @function GRU
---- An LSTM, as torch.nn.LSTM, with `proj_size` (0), `layer_norm` and `peephole` (false).
--- `forward(x[, h0[, c0]][, {lengths =}])` -> y, hn, cn; `backward(gy[, ghn[, gcn]])` -> dx, dh0, dc0.
+-- @tparam table options
+
+--- An LSTM, as torch.nn.LSTM, with RNN's options but `nonlinearity`, and `proj_size` (0),
+-- `layer_norm` (false) and `peephole` (false). `forward(x[, h0[, c0]][, {lengths = ...}])`
+-- -> y, hn, cn; `backward(gy[, ghn[, gcn]])` -> dx, dh0, dc0.
 -- @function LSTM
+-- @tparam table options
+
 for _, name in ipairs(family_order) do nn[name] = define_family(families[name]) end
 
 
