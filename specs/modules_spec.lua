@@ -32,9 +32,7 @@ describe("module protocol", function()
 
   it("nothing is patched at require time: state() without recur.checkpoint, no private tables in recur", function()
     assert.is_nil(recur._layer_methods)
-    local script = [[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "./?.so;" .. package.cpath
+    local script = string.format("package.path = %q\npackage.cpath = %q\n", package.path, package.cpath) .. [[
       local nn = require "recur.nn"
       assert(package.loaded["recur.checkpoint"] == nil)
       local layer = nn.GRU{input_size = 2, hidden_size = 3}
