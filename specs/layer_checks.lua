@@ -115,6 +115,19 @@ function checks.stepper_matches_forward(layer, B)
   if c then helpers.assert_close(c, cn, 1e-6, "state c") end
 end
 
+--- Lua's allocator count (KB) around fn(), after a warm-up call, with LuaJIT's compiler
+-- off for fn (its traces are not what is measured).
+function checks.allocated_kb(fn)
+  if jit then jit.off(fn, true) end
+  fn()
+  collectgarbage("stop")
+  local before = collectgarbage("count")
+  fn()
+  local after = collectgarbage("count")
+  collectgarbage("restart")
+  return after - before
+end
+
 local function fixture_tensor(case, name)
   local t = case.tensors[name]
   return t and helpers.tensor_of(t) or nil

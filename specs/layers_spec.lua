@@ -310,15 +310,7 @@ end)
 
 describe("memory", function()
   -- Lua's allocator count (KB) around a call, after a warm-up with the same shapes
-  local function allocated_kb(fn)
-    fn()
-    collectgarbage("stop")
-    local before = collectgarbage("count")
-    fn()
-    local after = collectgarbage("count")
-    collectgarbage("restart")
-    return after - before
-  end
+  local allocated_kb = checks.allocated_kb
 
   it("forward and backward allocate only their results, not per time step", function()
     -- what is allocated beyond the result tensors' data must not grow with T
