@@ -61,12 +61,12 @@ typedef struct rc_cell_step {
   float *h;            /* (B, H) the cell's output (before the projection, if any) */
   const float *c_prev; /* (B, H) previous cell state (states = 2) */
   float *c;            /* (B, H) cell state (states = 2) */
-  const float *vec[RC_CELL_MAX_VECS];
+  const float *const *vec; /* the cell's VEC blocks, vec[k] (RC_CELL_MAX_VECS entries) */
   /* backward only */
   const float *dh; /* (B, H) dL/dh of this step, all paths */
   float *dh_prev;  /* (B, H) zero on entry: the kernel adds the paths to h_prev that skip W_hh */
   float *dc;       /* (B, H) in: dL/dc from step t+1; out: dL/dc_prev (states = 2) */
-  float *dvec[RC_CELL_MAX_VECS]; /* gradients of vec, accumulated */
+  float *const *dvec; /* gradients of vec, accumulated */
 } rc_cell_step;
 
 /* Forward: reads g and hh (and the states), writes h (and c), and keeps in g, hh and ex

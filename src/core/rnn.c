@@ -35,73 +35,79 @@ static size_t largest_vec(const rc_rnn_config *cfg) {
 }
 
 /* appends tensor t (its name, role, init and shape set) at *at */
-static void emit(rc_param_tensor *t, size_t *at, void (*visit)(void *, const rc_param_tensor *), void *ud) {
+static inline void emit(rc_param_tensor *t, size_t *at, void (*visit)(void *, const rc_param_tensor *), void *ud) {
   t->offset = *at;
   *at += t->rows * (t->cols ? t->cols : 1);
   if (visit) visit(ud, t);
 }
 
-size_t rc_rnn_each_param(const rc_rnn_config *cfg, void (*visit)(void *ud, const rc_param_tensor *t),
-                         void *ud) {
-  size_t at = 0, H = cfg->hidden_size;
-  for (int l = 0; l < cfg->num_layers; l++) {
-    for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
-      rc_param_tensor t;
-      int vecs = 0;
-      t.layer = l;
-      t.dir = d;
-      for (const rc_param_block *b = cfg->cell->blocks; b->name; b++) {
-        t.vec_index = b->role == RC_VEC ? vecs++ : -1;
-        if (b->with_bias && !cfg->bias) continue;
-        t.name = b->name;
-        t.role = b->role;
-        t.init = b->init;
-        t.rows = (size_t)b->size * H;
-        t.cols = b->role == RC_W_IH   ? (size_t)rc_rnn_layer_input(cfg, l)
-                 : b->role == RC_W_HH ? (size_t)rc_rnn_hout(cfg)
-                                      : 0;
-        emit(&t, &at, visit, ud);
-      }
-      if (cfg->proj_size > 0) {
-        t.name = "weight_hr";
-        t.role = RC_W_HR;
-        t.vec_index = -1;
-        t.init = RC_INIT_UNIFORM;
-        t.rows = (size_t)cfg->proj_size;
-        t.cols = H;
-        emit(&t, &at, visit, ud);
-      }
-    }
+/* Walks the tensors of direction d of layer l, laid out from `at`: the cell's blocks, then
+ * weight_hr; returns the offset after them. */
+static size_t each_direction_param(const rc_rnn_config *cfg, int l, int d, size_t at,
+                                   void (*visit)(void *, const rc_param_tensor *), void *ud) {
+  size_t H = cfg->hidden_size, in = rc_rnn_layer_input(cfg, l), hout = rc_rnn_hout(cfg);
+  rc_param_tensor t;
+  int vecs = 0;
+  t.layer = l;
+  t.dir = d;
+  for (const rc_param_block *b = cfg->cell->blocks; b->name; b++) {
+    t.vec_index = b->role == RC_VEC ? vecs++ : -1;
+    if (b->with_bias && !cfg->bias) continue;
+    t.name = b->name;
+    t.role = b->role;
+    t.init = b->init;
+    t.rows = (size_t)b->size * H;
+    t.cols = b->role == RC_W_IH ? in : b->role == RC_W_HH ? hout : 0;
+    emit(&t, &at, visit, ud);
+  }
+  if (cfg->proj_size > 0) {
+    t.name = "weight_hr";
+    t.role = RC_W_HR;
+    t.vec_index = -1;
+    t.init = RC_INIT_UNIFORM;
+    t.rows = (size_t)cfg->proj_size;
+    t.cols = H;
+    emit(&t, &at, visit, ud);
   }
   return at;
 }
 
+size_t rc_rnn_each_param(const rc_rnn_config *cfg, void (*visit)(void *ud, const rc_param_tensor *t), void *ud) {
+  size_t at = 0;
+  for (int l = 0; l < cfg->num_layers; l++)
+    for (int d = 0; d < rc_rnn_dirs(cfg); d++) at = each_direction_param(cfg, l, d, at, visit, ud);
+  return at;
+}
+
 typedef struct layout_query {
-  int layer, dir;
   rc_rnn_params *out;
 } layout_query;
 
 static void record_offset(void *ud, const rc_param_tensor *t) {
-  layout_query *q = (layout_query *)ud;
-  if (t->layer != q->layer || t->dir != q->dir) return;
+  rc_rnn_params *p = ((layout_query *)ud)->out;
   switch (t->role) {
-    case RC_W_IH: q->out->w_ih = t->offset; break;
-    case RC_W_HH: q->out->w_hh = t->offset; break;
-    case RC_B_IH: q->out->b_ih = t->offset; break;
-    case RC_B_HH: q->out->b_hh = t->offset; break;
-    case RC_W_HR: q->out->w_hr = t->offset; break;
-    case RC_VEC: q->out->vec[t->vec_index] = t->offset; break;
+    case RC_W_IH: p->w_ih = t->offset; break;
+    case RC_W_HH: p->w_hh = t->offset; break;
+    case RC_B_IH: p->b_ih = t->offset; break;
+    case RC_B_HH: p->b_hh = t->offset; break;
+    case RC_W_HR: p->w_hr = t->offset; break;
+    case RC_VEC: p->vec[t->vec_index] = t->offset; break;
   }
 }
 
 void rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int dir, rc_rnn_params *out) {
+  /* every direction of layers >= 1 has the same size; the first layer's differs by its input */
+  size_t D = rc_rnn_dirs(cfg), at = 0;
+  if (layer > 0 || dir > 0) {
+    size_t first = each_direction_param(cfg, 0, 0, 0, NULL, NULL);
+    size_t other = layer > 0 ? each_direction_param(cfg, 1, 0, 0, NULL, NULL) : 0;
+    at = layer == 0 ? first : D * first + ((size_t)(layer - 1) * D + dir) * other;
+  }
   layout_query q;
-  q.layer = layer;
-  q.dir = dir;
   q.out = out;
   out->w_ih = out->w_hh = out->b_ih = out->b_hh = out->w_hr = RC_ABSENT;
   for (int k = 0; k < RC_CELL_MAX_VECS; k++) out->vec[k] = RC_ABSENT;
-  rc_rnn_each_param(cfg, record_offset, &q);
+  each_direction_param(cfg, layer, dir, at, record_offset, &q);
 }
 
 typedef struct init_state {
@@ -348,7 +354,8 @@ typedef struct dir_context {
   const int *lengths; /* NULL: every sequence has T steps */
   int masked;         /* training with variational dropout: the dir_buffers' masks apply */
   rc_rnn_params p;
-  rc_cell_step params; /* the cell's vectors and their gradients; buffers set per step */
+  const float *vec[RC_CELL_MAX_VECS]; /* the cell's vectors (zeros where absent) */
+  float *dvec[RC_CELL_MAX_VECS];      /* their gradients (a scratch sink where absent) */
 } dir_context;
 
 static const float *param_or_null(const float *params, size_t off) {
@@ -358,7 +365,6 @@ static const float *param_or_null(const float *params, size_t off) {
 static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer, int dir,
                                 const float *params, float *grads, shared_buffers *s) {
   dir_context cx;
-  memset(&cx, 0, sizeof cx);
   cx.cfg = cfg;
   cx.cell = cfg->cell;
   cx.T = io->T;
@@ -372,11 +378,10 @@ static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, i
   cx.lengths = io->lengths;
   cx.masked = io->training;
   rc_rnn_param_layout(cfg, layer, dir, &cx.p);
-  cx.params.H = cx.H;
   for (int k = 0; k < RC_CELL_MAX_VECS; k++) { /* absent blocks (no bias) read zeros */
     int absent = cx.p.vec[k] == RC_ABSENT;
-    cx.params.vec[k] = absent ? s->zeros : params + cx.p.vec[k];
-    cx.params.dvec[k] = absent || !grads ? s->sink : grads + cx.p.vec[k];
+    cx.vec[k] = absent ? s->zeros : params + cx.p.vec[k];
+    cx.dvec[k] = absent || !grads ? s->sink : grads + cx.p.vec[k];
   }
   return cx;
 }
@@ -476,7 +481,10 @@ static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t) {
   size_t B = cx->B;
   step_slots sl = slots_of_time(t, cx->dir);
   step_view v;
-  v.cell = cx->params;
+  v.cell.H = cx->H;
+  v.cell.vec = cx->vec;
+  v.cell.dvec = cx->dvec;
+  v.cell.dh = v.cell.dc = v.cell.dh_prev = NULL;
   v.cell.g = db->gates + t * B * cx->gh;
   v.cell.hh = db->hh ? db->hh + t * B * cx->gh : v.cell.g;
   v.cell.ex = db->ex ? db->ex + t * B * cx->E : NULL;
