@@ -54,18 +54,18 @@ typedef struct rc_param_block {
  * [b0, b0 + n). Every (B, w) buffer is row-major with row stride w. */
 typedef struct rc_cell_step {
   int H;
-  float *g;            /* (B, G*H) x W_ih^T + b_ih (+ b_hh unless separate_hh) */
-  float *hh;           /* (B, G*H) h_prev W_hh^T + b_hh when separate_hh, else the same as g */
-  float *ex;           /* (B, extra floats): what the kernel keeps for backward, or NULL */
-  const float *h_prev; /* (B, H) previous output (cells without projection only) */
-  float *h;            /* (B, H) the cell's output (before the projection, if any) */
-  const float *c_prev; /* (B, H) previous cell state (states = 2) */
-  float *c;            /* (B, H) cell state (states = 2) */
+  float *g;                /* (B, G*H) x W_ih^T + b_ih (+ b_hh unless separate_hh) */
+  float *hh;               /* (B, G*H) h_prev W_hh^T + b_hh when separate_hh, else the same as g */
+  float *ex;               /* (B, extra floats): what the kernel keeps for backward, or NULL */
+  const float *h_prev;     /* (B, H) previous output (cells without projection only) */
+  float *h;                /* (B, H) the cell's output (before the projection, if any) */
+  const float *c_prev;     /* (B, H) previous cell state (states = 2) */
+  float *c;                /* (B, H) cell state (states = 2) */
   const float *const *vec; /* the cell's VEC blocks, vec[k] (RC_CELL_MAX_VECS entries) */
   /* backward only */
-  const float *dh; /* (B, H) dL/dh of this step, all paths */
-  float *dh_prev;  /* (B, H) zero on entry: the kernel adds the paths to h_prev that skip W_hh */
-  float *dc;       /* (B, H) in: dL/dc from step t+1; out: dL/dc_prev (states = 2) */
+  const float *dh;    /* (B, H) dL/dh of this step, all paths */
+  float *dh_prev;     /* (B, H) zero on entry: the kernel adds the paths to h_prev that skip W_hh */
+  float *dc;          /* (B, H) in: dL/dc from step t+1; out: dL/dc_prev (states = 2) */
   float *const *dvec; /* gradients of vec, accumulated */
 } rc_cell_step;
 

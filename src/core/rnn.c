@@ -35,7 +35,8 @@ static size_t largest_vec(const rc_rnn_config *cfg) {
 }
 
 /* appends tensor t (its name, role, init and shape set) at *at */
-static inline void emit(rc_param_tensor *t, size_t *at, void (*visit)(void *, const rc_param_tensor *), void *ud) {
+static inline void emit(rc_param_tensor *t, size_t *at, void (*visit)(void *, const rc_param_tensor *),
+                        void *ud) {
   t->offset = *at;
   *at += t->rows * (t->cols ? t->cols : 1);
   if (visit) visit(ud, t);
@@ -72,7 +73,8 @@ static size_t each_direction_param(const rc_rnn_config *cfg, int l, int d, size_
   return at;
 }
 
-size_t rc_rnn_each_param(const rc_rnn_config *cfg, void (*visit)(void *ud, const rc_param_tensor *t), void *ud) {
+size_t rc_rnn_each_param(const rc_rnn_config *cfg, void (*visit)(void *ud, const rc_param_tensor *t),
+                         void *ud) {
   size_t at = 0;
   for (int l = 0; l < cfg->num_layers; l++)
     for (int d = 0; d < rc_rnn_dirs(cfg); d++) at = each_direction_param(cfg, l, d, at, visit, ud);
