@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "../core/blas.h"
+#include "../core/dispatch.h"
 #include "compat.h"
 #include "functional.h"
 #include "generator.h"
@@ -46,6 +47,7 @@ static int l_config(lua_State *L) {
   set_string(L, "blas", rc_blas_name());
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
+  set_string(L, "vector_level", rc_vector_level());
   lua_pushinteger(L, rc_blas_get_threads());
   lua_setfield(L, -2, "num_threads");
   return 1;
