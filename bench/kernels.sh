@@ -21,7 +21,7 @@ make -s -C "$out/base" recur/core.so
 kernels "$out/base" "$out/base/kernels"
 make -s recur/core.so
 kernels . "$out/dispatch/kernels"
-for level in x86-64 x86-64-v3 x86-64-v4; do
-  if tools/cpu-level.sh "$level"; then kernels . "$out/$level/kernels" -march="$level" -DRC_VECTOR_DISPATCH=0; fi
+for level in ${CPU_LEVELS:-}; do # from `make bench-kernels`: the levels this CPU runs
+  kernels . "$out/$level/kernels" -march="$level" -DRC_VECTOR_DISPATCH=0
 done
 lua5.4 bench/kernels.lua "$out" "${1:-9}"

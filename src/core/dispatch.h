@@ -31,7 +31,10 @@
  *  - clang 14 names the ifunc "f.ifunc", so that other files cannot call a versioned
  *    function, and exports the resolver even of a static one: clang builds get one
  *    version (the build's target), as do MinGW, macOS and musl (no ifuncs) and other
- *    CPUs. */
+ *    CPUs;
+ *  - the sanitizers instrument the resolver, which the loader runs before their runtime
+ *    is set up when recur is linked into a program (ThreadSanitizer crashes there): ASan
+ *    and TSan builds get one version too (they check the same loads and stores). */
 #ifndef RECUR_CORE_DISPATCH_H
 #define RECUR_CORE_DISPATCH_H
 
@@ -39,7 +42,7 @@
 
 #ifndef RC_VECTOR_DISPATCH
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__ELF__) && \
-    defined(__GLIBC__)
+    defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define RC_VECTOR_DISPATCH 1
 #else
 #define RC_VECTOR_DISPATCH 0
