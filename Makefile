@@ -158,9 +158,10 @@ isa-check:
 	$(CXX) -x c++ -fsyntax-only -Wall -Wextra -Werror src/core/cells.c
 	@$(MAKE) -s test-isa
 
-# The pointwise kernels and the layers, main's code against this tree's, per level.
+# The pointwise kernels and the layers, main's code against this tree's, per level
+# (ROUNDS=9 by default).
 bench-kernels: recur/core.so
-	CPU_LEVELS="$(CPU_LEVELS)" bench/kernels.sh
+	CPU_LEVELS="$(CPU_LEVELS)" bench/kernels.sh $(ROUNDS)
 
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so
