@@ -1,11 +1,8 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
-#define _POSIX_C_SOURCE 200809L
-
-#include <time.h>
-
 #include "../core/blas.h"
 #include "../core/dispatch.h"
 #include "compat.h"
+#include "files.h"
 #include "functional.h"
 #include "generator.h"
 #include "layer.h"
@@ -24,14 +21,6 @@ static int l_set_num_threads(lua_State *L) {
 
 static int l_get_num_threads(lua_State *L) {
   lua_pushinteger(L, rc_blas_get_threads());
-  return 1;
-}
-
-/* seconds on a monotonic clock (wall time, unlike os.clock's CPU time) */
-static int l_monotonic(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
   return 1;
 }
 
@@ -56,7 +45,6 @@ static int l_config(lua_State *L) {
 static const luaL_Reg core_functions[] = {{"set_num_threads", l_set_num_threads},
                                           {"get_num_threads", l_get_num_threads},
                                           {"config", l_config},
-                                          {"monotonic", l_monotonic},
                                           {NULL, NULL}};
 
 RECUR_API int luaopen_recur_core(lua_State *L) {
@@ -67,5 +55,6 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   rcl_open_generator(L);
   rcl_open_layers(L);
   rcl_open_functional(L);
+  rcl_open_files(L);
   return 1;
 }

@@ -13,7 +13,11 @@
 #define STORAGE "recur.Storage"
 #define HOST_STORAGE "recur.HostStorage" /* stands for memory the host owns */
 #define STORAGE_ALIGN 64
+#if SIZE_MAX > 0xFFFFFFFFu
 #define MAX_NUMEL ((size_t)1 << 40) /* 4 TiB of floats: far above any real use */
+#else /* 32-bit (wasm32): as many floats as size_t counts bytes of, with the alignment slack */
+#define MAX_NUMEL ((SIZE_MAX - STORAGE_ALIGN) / sizeof(float))
+#endif
 
 /* ---- storage and tensor userdata ---------------------------------------- */
 
