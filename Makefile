@@ -175,9 +175,9 @@ test-isa: recur/core.so $(foreach l,$(ISA_LEVELS),build/isa/$(l)/recur/core.so)
 	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1; else echo "recur/core.so: built without dispatch"; fi
 
 # Every kernel loop (the loop of each RC_VECTOR_KERNEL function of cells.c) vectorises at
-# each x86-64 level, and for aarch64 (cross GCC), MinGW and clang, where the dispatch must
-# compile away (no ifuncs; MinGW ignores the hidden visibility of RC_INTERNAL, hence
-# -Wno-attributes); the other core files compile for aarch64; then test-isa.
+# each x86-64 level, and for aarch64 (cross GCC), MinGW, clang and wasm SIMD (emscripten,
+# -msimd128), where the dispatch must compile away (no ifuncs); the other core files
+# compile for aarch64; then test-isa.
 KERNEL_LOOPS = awk '/^RC_VECTOR_KERNEL/ { k = 1 } k && /for \(/ { print NR; k = 0 }' src/core/cells.c
 ISA_CORE = $(filter-out src/core/blas.c,$(wildcard src/core/*.c))
 # $(call vectorised,name,compiler and flags,report flag,report pattern)
@@ -187,13 +187,18 @@ $(2) -std=c99 $(WARN) -Werror -O2 $(3) -c src/core/cells.c -o build/isa/$(1).o 2
   { echo "$(1): the loop at src/core/cells.c:$$n does not vectorise"; exit 1; }; done
 endef
 isa-check:
+	$(call need,aarch64-linux-gnu-gcc,gcc-aarch64-linux-gnu)
+	$(call need,x86_64-w64-mingw32-gcc,gcc-mingw-w64-x86-64)
+	$(call need,clang,clang)
+	$(call need,emcc,emscripten)
 	@mkdir -p build/isa
 	$(call vectorised,x86-64,$(CC) -march=x86-64 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
 	$(call vectorised,x86-64-v3,$(CC) -march=x86-64-v3 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
 	$(call vectorised,x86-64-v4,$(CC) -march=x86-64-v4 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
 	$(call vectorised,aarch64,aarch64-linux-gnu-gcc,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,mingw,x86_64-w64-mingw32-gcc -Wno-attributes,-fopt-info-vec-optimized,loop vectorized)
+	$(call vectorised,mingw,x86_64-w64-mingw32-gcc,-fopt-info-vec-optimized,loop vectorized)
 	$(call vectorised,clang,clang -fPIC,-Rpass=loop-vectorize,vectorized loop)
+	$(call vectorised,wasm,emcc -msimd128,-Rpass=loop-vectorize,vectorized loop)
 	@if nm build/isa/aarch64.o build/isa/mingw.o build/isa/clang.o | grep -E " [iI] |resolver"; then \
 	  echo "ifuncs where there is no dispatch"; exit 1; fi
 	for f in $(ISA_CORE); do aarch64-linux-gnu-gcc -std=c99 $(WARN) -Werror -O2 -c $$f -o build/isa/core.o || exit 1; done
@@ -201,9 +206,9 @@ isa-check:
 	@$(MAKE) -s test-isa
 
 # The pointwise kernels and the layers, main's code against this tree's, per level
-# (ROUNDS=9 by default).
+# (BENCH_KERNELS_ARGS: --rounds N, --sample SECONDS, --clock wall|cpu).
 bench-kernels: recur/core.so
-	CPU_LEVELS="$(CPU_LEVELS)" bench/kernels.sh $(ROUNDS)
+	CPU_LEVELS="$(CPU_LEVELS)" bench/kernels.sh $(BENCH_KERNELS_ARGS)
 
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so

@@ -1,9 +1,12 @@
-/* The pointwise kernels of one build of src/core/cells.c, timed alone: a worker that
- * bench/kernels.lua drives. Each line read from stdin names a case; the worker answers
- * with one line, the median nanoseconds per call over batches of calls.
+/* The pointwise kernels of one build of src/core/cells.c, timed alone: a long-lived worker
+ * that bench/kernels.lua drives over stdin/stdout with the protocol of bench/run.lua's
+ * workers (one command per line, one answer per line, "ok ..." or "error ..."):
+ *   setup CASE  -> ok WALL CPU   (selects the case, runs it once, times a second call)
+ *   run REPS    -> ok WALL CPU   (REPS calls back to back: seconds by the wall clock and in
+ *                                 CPU time of the process)
+ *   quit
  *
  *   cc -O2 -Isrc/core bench/kernels.c src/core/cells.c -lm -o build/kernels
- *   printf 'lstm_forward\n' | build/kernels
  *
  * Cases, at B = 64, H = 256 (the layer benchmark's shape): sigmoid and tanh over
  * B x 4H floats, {lstm,gru}_{forward,backward}, and lstm_step (B = 1, H = 32, one call:
@@ -75,53 +78,42 @@ static int run_case(const char *name) {
   return 1;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static const char *selected;
 
-static int by_value(const void *x, const void *y) {
-  double u = *(const double *)x, v = *(const double *)y;
-  return (u > v) - (u < v);
-}
-
-/* median ns per call over batches of calls filling `budget` seconds */
-static double time_case(const char *name, double budget) {
-  enum { BATCHES = 64 };
-  double per_call[BATCHES];
-  int calls = 1, n = 0;
-  for (double t0 = now(); now() - t0 < 0.01;) { /* warm-up, and batches of >= 1 ms */
-    double s = now();
-    for (int i = 0; i < calls; i++) run_case(name);
-    if (now() - s < 1e-3) calls *= 2;
-  }
-  for (double t0 = now(); n < BATCHES && (n < 5 || now() - t0 < budget); n++) {
-    double s = now();
-    for (int i = 0; i < calls; i++) run_case(name);
-    per_call[n] = (now() - s) / calls * 1e9;
-  }
-  qsort(per_call, (size_t)n, sizeof *per_call, by_value);
-  return per_call[n / 2];
+/* "WALL CPU" seconds of `reps` calls of the selected case */
+static void time_calls(long reps) {
+  struct timespec t0, t1;
+  clock_t c0 = clock();
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (long i = 0; i < reps; i++) run_case(selected);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double wall = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  printf("ok %.9f %.9f\n", wall, (double)(clock() - c0) / CLOCKS_PER_SEC);
 }
 
 int main(void) {
-  const char *b_env = getenv("KERNELS_BUDGET");
-  double budget = b_env ? atof(b_env) : 0.1;
+  static char line[64], name[64];
   unsigned seed = 1;
   fill(g, sizeof g / sizeof *g, &seed, 4.0f);
   fill(hh, sizeof hh / sizeof *hh, &seed, 4.0f);
   fill(a, sizeof a / sizeof *a, &seed, 1.0f);
   fill(d, sizeof d / sizeof *d, &seed, 1.0f);
   backward_inputs();
-  char line[64];
   while (fgets(line, sizeof line, stdin)) {
+    long reps;
     line[strcspn(line, "\r\n")] = 0;
-    if (!run_case(line)) {
-      fprintf(stderr, "kernels: unknown case '%s'\n", line);
-      return 1;
+    if (!strcmp(line, "quit")) break;
+    if (sscanf(line, "setup %63s", name) == 1) {
+      selected = run_case(name) ? name : NULL;
+      if (selected)
+        time_calls(1);
+      else
+        printf("error unknown case %s\n", name);
+    } else if (sscanf(line, "run %ld", &reps) == 1 && reps > 0 && selected) {
+      time_calls(reps);
+    } else {
+      printf("error bad command: %s\n", line);
     }
-    printf("%.1f\n", time_case(line, budget));
     fflush(stdout);
   }
   return 0;

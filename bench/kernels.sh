@@ -3,7 +3,7 @@
 # the base build is BASE's code (default main) from git, in build/bench-kernels/base;
 # "dispatch" is this tree as built by `make`; x86-64, x86-64-v3, x86-64-v4 are this tree's
 # kernels compiled for one level each without dispatch (only the levels the CPU runs).
-#   bench/kernels.sh [ROUNDS]
+#   bench/kernels.sh [--rounds N] [--sample SECONDS] [--clock wall|cpu]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench-kernels
@@ -24,4 +24,4 @@ kernels . "$out/dispatch/kernels"
 for level in ${CPU_LEVELS:-}; do # from `make bench-kernels`: the levels this CPU runs
   kernels . "$out/$level/kernels" -march="$level" -DRC_VECTOR_DISPATCH=0
 done
-lua5.4 bench/kernels.lua "$out" "${1:-9}"
+lua5.4 bench/kernels.lua "$out" "$@"
