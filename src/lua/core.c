@@ -1,5 +1,6 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
 #include "../core/blas.h"
+#include "../core/dispatch.h"
 #include "compat.h"
 #include "files.h"
 #include "functional.h"
@@ -36,6 +37,7 @@ static int l_config(lua_State *L) {
   set_string(L, "blas", rc_blas_name());
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
+  set_string(L, "vector_level", rc_vector_level());
   lua_pushinteger(L, rc_blas_get_threads());
   lua_setfield(L, -2, "num_threads");
   return 1;
