@@ -8,6 +8,7 @@
 #include "layer.h"
 #include "stepper.h"
 #include "tensor.h"
+#include "workers.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
@@ -16,12 +17,12 @@ static int l_set_num_threads(lua_State *L) {
   if (n < 1)
     return luaL_argerror(
         L, 1, lua_pushfstring(L, "threads: expected at least 1, got %s", rcl_istr(L, (long long)(n))));
-  rc_blas_set_threads((int)n);
+  rcl_set_num_threads(L, n);
   return 0;
 }
 
 static int l_get_num_threads(lua_State *L) {
-  lua_pushinteger(L, rc_blas_get_threads());
+  lua_pushinteger(L, rcl_get_num_threads(L));
   return 1;
 }
 
@@ -38,8 +39,10 @@ static int l_config(lua_State *L) {
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
   set_string(L, "vector_level", rc_vector_level());
-  lua_pushinteger(L, rc_blas_get_threads());
+  lua_pushinteger(L, rcl_get_num_threads(L));
   lua_setfield(L, -2, "num_threads");
+  lua_pushinteger(L, rc_blas_get_threads());
+  lua_setfield(L, -2, "blas_threads");
   return 1;
 }
 
