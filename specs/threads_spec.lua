@@ -92,14 +92,14 @@ describe("threads", function()
     for _, cell in ipairs(cells) do
       for _, bidirectional in ipairs{false, true} do
         local what = cell[1] .. (bidirectional and ", bidirectional" or "")
-        it(what .. ", 2 layers, dropout and variational dropout, B = 1, 2, 5 at 2 and 3 threads", function()
+        it(what .. ", 2 layers, dropout and variational dropout, B = 2, 9, 13 at 2, 3 and 4 threads", function()
           local function make()
             return cell[2]{input_size = 3, hidden_size = 4, num_layers = 2, bidirectional = bidirectional,
               dropout = 0.3, input_dropout = 0.2, recurrent_dropout = 0.25}
           end
-          for _, B in ipairs{1, 2, 5} do
+          for _, B in ipairs{2, 9, 13} do -- B < n; row groups of 4 rows or more (rnn.c), not all equal
             local want = run(1, make, 5, B)
-            for _, n in ipairs{2, 3} do assert_same_results(run(n, make, 5, B), want, string.format("%s B=%d n=%d", what, B, n)) end
+            for _, n in ipairs{2, 3, 4} do assert_same_results(run(n, make, 5, B), want, string.format("%s B=%d n=%d", what, B, n)) end
           end
         end)
       end
@@ -111,22 +111,22 @@ describe("threads", function()
           return recur.LSTM{input_size = 3, hidden_size = 5, num_layers = 2, batch_first = true,
             bidirectional = bidirectional, recurrent_dropout = 0.2}
         end
-        local opts = {lengths = {2, 7, 1, 7, 4, 5, 3}}
-        local want = run(1, make, 7, 7, opts)
-        for _, n in ipairs{2, 3, 4} do assert_same_results(run(n, make, 7, 7, opts), want, "packed n=" .. n) end
+        local opts = {lengths = {2, 7, 1, 7, 4, 5, 3, 7, 6, 1, 2, 7}}
+        local want = run(1, make, 7, 12, opts)
+        for _, n in ipairs{2, 3, 4} do assert_same_results(run(n, make, 7, 12, opts), want, "packed n=" .. n) end
       end
     end)
 
     it("the same bits every time for a given n", function()
       local function make() return recur.GRU{input_size = 3, hidden_size = 6, num_layers = 2, bidirectional = true, dropout = 0.2} end
       for _, n in ipairs{2, 4} do
-        assert.is_true(bits_equal(run(n, make, 6, 7), run(n, make, 6, 7)), "n = " .. n)
+        assert.is_true(bits_equal(run(n, make, 6, 9), run(n, make, 6, 9)), "n = " .. n)
       end
     end)
 
     it("a backward runs the split of its forward, whatever the count when it runs", function()
       local function make() return recur.LSTM{input_size = 3, hidden_size = 4, bidirectional = true} end
-      local x, gy = recur.randn{4, 5, 3}, recur.randn{4, 5, 8}
+      local x, gy = recur.randn{4, 9, 3}, recur.randn{4, 9, 8}
       local function forward_at(n_forward, n_backward)
         recur.set_num_threads(n_forward)
         recur.manual_seed(2)
@@ -146,7 +146,7 @@ describe("threads", function()
     it("outputs equal as set_num_threads changes between calls, the workspace growing as needed", function()
       local layer = recur.GRU{input_size = 2, hidden_size = 3}
       layer:evaluate()
-      local small, large = recur.randn{4, 6, 2}, recur.randn{9, 11, 2}
+      local small, large = recur.randn{4, 12, 2}, recur.randn{9, 17, 2}
       local want_small, want_large = layer:forward(small), layer:forward(large)
       for _, n in ipairs{3, 1, 2, 6, 1} do
         recur.set_num_threads(n)
@@ -189,7 +189,7 @@ describe("threads", function()
       local out = child([[
         local base = threads()
         local layer = recur.LSTM{input_size = 2, hidden_size = 3}
-        local x = recur.randn{3, 5, 2}
+        local x = recur.randn{3, 12, 2}
         recur.set_num_threads(1)
         layer:forward(x)
         print("n=1", threads() - base)
@@ -197,15 +197,17 @@ describe("threads", function()
         print("set", threads() - base)
         layer:forward(recur.randn{3, 1, 2}) -- one row: nothing to split
         print("B=1", threads() - base)
+        layer:forward(recur.randn{3, 7, 2}) -- groups of 4 rows or more: one group
+        print("B=7", threads() - base)
         layer:forward(x)
-        print("B=5", threads() - base)
+        print("B=12", threads() - base)
         recur.set_num_threads(2)
         print("2", threads() - base)
         recur.set_num_threads(1)
         layer:forward(x)
         print("back to 1", threads() - base)
       ]])
-      assert.matches("n=1\t0\nset\t0\nB=1\t0\nB=5\t2\n2\t1\nback to 1\t0\nstatus 0", out)
+      assert.matches("n=1\t0\nset\t0\nB=1\t0\nB=7\t0\nB=12\t2\n2\t1\nback to 1\t0\nstatus 0", out)
     end)
 
     spec("end with their lua_State", function()

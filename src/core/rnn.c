@@ -601,11 +601,19 @@ static void split_rows(const rc_rnn_io *io, plan *p) {
   p->row0[G] = B;
 }
 
+/* Rows a group needs for a split to pay: every group's recurrent GEMM packs the whole W_hh
+ * at every step, so smaller groups repeat that work. Measured (LSTM H=256, 2 threads): 2
+ * groups of 2 rows took 1.86x the CPU time of 1 thread for a 1.1x shorter critical path,
+ * 2 groups of 4 rows 1.4x for 1.3-1.5x, 2 groups of 32 rows 1.1x for 1.7x
+ * (bench/threads.lua's method). */
+#define MIN_GROUP_ROWS 4
+
 static plan plan_for(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads) {
   plan p;
   p.threads = threads < 1 ? 1 : threads > RC_POOL_MAX_THREADS ? RC_POOL_MAX_THREADS : threads;
   p.lanes = rc_rnn_dirs(cfg) == 2 && p.threads >= 2 ? 2 : 1;
-  p.groups = p.threads / p.lanes < io->B ? p.threads / p.lanes : io->B;
+  p.groups = p.threads / p.lanes < io->B / MIN_GROUP_ROWS ? p.threads / p.lanes : io->B / MIN_GROUP_ROWS;
+  if (p.groups < 1) p.groups = 1;
   split_rows(io, &p);
   return p;
 }
