@@ -74,7 +74,7 @@ end
 local function load_average() return (read("/proc/loadavg") or "?"):match("^(%S+ %S+ %S+)") end
 
 local cfg = recur.config()
-print(string.format("recur %s, Lua %s; BLAS %s (core %s); recur threads 1 and %d, OpenBLAS 1 thread each "
+print(string.format("recur %s, %s; BLAS %s (core %s); recur threads 1 and %d, OpenBLAS 1 thread each "
   .. "(recur.set_num_threads); OPENBLAS_CORETYPE=%s", cfg.version, cfg.lua, cfg.blas, cfg.blas_corename, opt.threads,
   os.getenv("OPENBLAS_CORETYPE") or "unset"))
 print(string.format("rounds %d, samples of ~%.1f s, sides interleaved (order reversed every round); load average before: %s",
