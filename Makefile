@@ -20,7 +20,10 @@ else
 BLAS_SRC = src/core/blas.c
 BLAS_LIB = -lopenblas
 endif
-SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+# the C API for hosts (include/recur.h) that recur.core itself carries
+EMBED_API = src/embed/tensor_view.c
+SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
 LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
@@ -98,7 +101,8 @@ test-compat:
 	done
 
 # The whole spec suite on the BLAS-free build (in build/noblas/, the in-tree build untouched).
-NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 build/noblas/recur/core.so: $(NOBLAS_SRC) $(HDR)
 	@mkdir -p build/noblas/recur
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(NOBLAS_SRC) -lm
@@ -198,7 +202,8 @@ embed: build/embed/host build/embed/threads
 FUZZERS = safetensors header tensor csv
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c99 -Isrc/core -Isrc/lua $(INC)
-FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 build/fuzz/%: fuzz/%_fuzz.c fuzz/lua_harness.h $(FUZZ_LIB_SRC) $(HDR)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LUA_STATIC) -lopenblas -lm -ldl

@@ -39,6 +39,8 @@ build = {
         "src/core/rnn.c",
         "src/core/safetensors.c",
         "src/core/utf8.c",
+        "src/embed/tensor_view.c",
+        "src/lua/args.c",
         "src/lua/core.c",
         "src/lua/data.c",
         "src/lua/functional.c",

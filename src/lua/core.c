@@ -4,20 +4,21 @@
 #include <time.h>
 
 #include "../core/blas.h"
-#include "compat.h"
+#include "args.h"
+#include "data.h"
 #include "functional.h"
 #include "generator.h"
 #include "layer.h"
+#include "safetensors.h"
 #include "tensor.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
+/* more BLAS threads than this is a mistake, not a machine */
+#define MAX_THREADS 1024
+
 static int l_set_num_threads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1)
-    return luaL_argerror(
-        L, 1, lua_pushfstring(L, "threads: expected at least 1, got %s", rcl_istr(L, (long long)(n))));
-  rc_blas_set_threads((int)n);
+  rc_blas_set_threads((int)rcl_check_integer_in(L, 1, "threads", 1, MAX_THREADS));
   return 0;
 }
 
@@ -64,6 +65,11 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   rcl_open_tensor(L);
   rcl_open_generator(L);
   rcl_open_layers(L);
+  /* F: the kernels and codecs under lua/recur/ (not part of the `recur` table) */
+  lua_newtable(L);
   rcl_open_functional(L);
+  rcl_open_data(L);
+  rcl_open_safetensors(L);
+  lua_setfield(L, -2, "F");
   return 1;
 }
