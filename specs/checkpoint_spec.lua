@@ -1,5 +1,6 @@
 local recur = require "recur"
 local helpers = require "specs.helpers"
+local json = require "recur.json"
 local error_of = helpers.error_of
 
 local function tmp(suffix)
@@ -16,7 +17,7 @@ end
 
 -- a file from a header (table or raw JSON text) and raw data bytes
 local function file_of(header, data, length_override)
-  local text = type(header) == "string" and header or recur.json.encode(header)
+  local text = type(header) == "string" and header or json.encode(header)
   return helpers.u64(length_override or #text) .. text .. (data or "")
 end
 
@@ -44,7 +45,7 @@ describe("safetensors checkpoints", function()
     for name, p in pairs(m:named_parameters()) do assert.are.same(p:totable(), tensors[name]:totable()) end
     assert.are.equal("3", meta.epoch)
     assert.are.equal("ok", meta.note)
-    assert.are.same({lr = 0.5}, recur.json.decode(meta.extra))
+    assert.are.same({lr = 0.5}, json.decode(meta.extra))
     assert.are.equal(recur._VERSION, meta["recur.version"])
     local rebuilt = recur.load_model(path)
     m:evaluate()
@@ -147,7 +148,7 @@ describe("safetensors checkpoints", function()
     it("hostile metadata: a model description that is not JSON, or not a model", function()
       local path = tmp()
       write(path, file_of({__metadata__ = {["recur.model"] = "{\"type\":"}}))
-      assert.matches("json.decode: unexpected end of text", error_of(recur.load_model, path))
+      assert.matches("recur.model metadata: unexpected end of text", error_of(recur.load_model, path))
       write(path, file_of({__metadata__ = {["recur.model"] = "{\"type\":\"Launch\"}"}}))
       assert.matches("from_config: unknown module type 'Launch'", error_of(recur.load_model, path))
       write(path, file_of({__metadata__ = {["recur.model"] = ("["):rep(100)}}))

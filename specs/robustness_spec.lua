@@ -108,3 +108,192 @@ describe("losses", function()
     assert.matches("beta", error_of(recur.SmoothL1Loss, {beta = -1}))
   end)
 end)
+
+describe("a save never replaces a loadable checkpoint with one the loader refuses", function()
+  local function tmp()
+    local p = os.tmpname()
+    os.remove(p)
+    return p .. ".safetensors"
+  end
+  local function bytes_of(path)
+    local f = assert(io.open(path, "rb"))
+    local b = f:read("*a")
+    f:close()
+    return b
+  end
+  local lin = recur.Linear{in_features = 2, out_features = 1}
+
+  it("refuses non-UTF-8 metadata, keys and module names before writing", function()
+    local path = tmp()
+    recur.save(path, lin, {note = "good"})
+    local good = bytes_of(path)
+    assert.matches("save: metadata 'note': the string is not valid UTF%-8 %(byte 2%)",
+      error_of(recur.save, path, lin, {note = "a\255"}))
+    assert.matches("save: the metadata key .* is not valid UTF%-8", error_of(recur.save, path, lin, {["\192\128"] = 1}))
+    assert.matches("save: metadata 'extra': %$.lr: the string is not valid UTF%-8",
+      error_of(recur.save, path, lin, {extra = {lr = "\237\160\128"}}))
+    assert.matches("save: the tensor name .* is not valid UTF%-8",
+      error_of(recur.save, path, recur.Sequential{{"\255", recur.Linear{in_features = 1, out_features = 1}}}))
+    assert.matches("save_training: metadata 'recur.training': %$.history%[1%]: the string is not valid UTF%-8",
+      error_of(recur.checkpoint.save_training, path, {model = lin, history = {"\255"}}))
+    assert.are.equal(good, bytes_of(path))
+    assert.are.equal("good", select(2, recur.load(path)).note)
+    os.remove(path)
+  end)
+
+  it("refuses a header over the readers' 100 MB limit before writing", function()
+    local path = tmp()
+    recur.save(path, lin)
+    local good = bytes_of(path)
+    assert.matches("save: the names and metadata make a header of %d+ bytes, over the 100000000%-byte limit",
+      error_of(recur.save, path, lin, {big = string.rep("x", 100000001)}))
+    collectgarbage()
+    assert.are.equal(good, bytes_of(path))
+    os.remove(path)
+  end)
+
+  it("refuses cycles and values JSON cannot hold, naming them", function()
+    local cyclic = {}
+    cyclic.me = cyclic
+    assert.matches("save: metadata 'extra': %$.me: the table contains itself",
+      error_of(recur.save, tmp(), lin, {extra = cyclic}))
+    assert.matches("save: metadata 'extra': %$.f: cannot encode a function",
+      error_of(recur.save, tmp(), lin, {extra = {f = print}}))
+    assert.matches("save: metadata 'f': expected a string, number, boolean or table, got function",
+      error_of(recur.save, tmp(), lin, {f = print}))
+  end)
+
+  it("keeps NaN and infinities in a training history", function()
+    local path = tmp()
+    recur.checkpoint.save_training(path, {model = lin, history = {{loss = 0 / 0}, {loss = math.huge}}, extra = {x = -math.huge}})
+    local got = recur.checkpoint.load_training(path, {model = lin})
+    assert.is_true(got.history[1].loss ~= got.history[1].loss)
+    assert.are.equal(math.huge, got.history[2].loss)
+    assert.are.equal(-math.huge, got.extra.x)
+    os.remove(path)
+  end)
+end)
+
+describe("load_model checks the file against its metadata before building the model", function()
+  local function file(meta, tensors, data)
+    local path = os.tmpname()
+    local header = '{"__metadata__":{"recur.model":' .. string.format("%q", meta):gsub("\\\n", "\\n") .. "}" ..
+      (tensors or "") .. "}"
+    local f = assert(io.open(path, "wb"))
+    f:write(helpers.u64(#header), header, data or "")
+    f:close()
+    return path
+  end
+
+  it("a small file cannot make recur allocate a large model", function()
+    local path = file('{"type":"Linear","in_features":16384,"out_features":16384}')
+    assert.matches("load_model: .*: the recur.model metadata describes 268451840 parameters but the file holds 0",
+      error_of(recur.load_model, path))
+    path = file('{"type":"LSTM","input_size":1024,"hidden_size":1024,"num_layers":1000}')
+    assert.matches("describes %d+ parameters but the file holds 0", error_of(recur.load_model, path))
+    os.remove(path)
+  end)
+
+  it("the parameter count of every layer configuration matches the layer built", function()
+    local path = os.tmpname()
+    for _, cell in ipairs{"RNN", "GRU", "LSTM"} do
+      for _, opts in ipairs{{num_layers = 1}, {num_layers = 3, bidirectional = true}, {num_layers = 2, bias = false},
+        {num_layers = 2, bidirectional = true, proj_size = cell == "LSTM" and 2 or nil}} do
+        opts.input_size, opts.hidden_size = 3, 4
+        local model = recur.Sequential{recur.Embedding{num_embeddings = 5, embedding_dim = 3}, recur[cell](opts),
+          recur.Linear{in_features = opts.bidirectional and 2 * (opts.proj_size or 4) or 4, out_features = 2, bias = false}}
+        recur.save(path, model)
+        local back = recur.load_model(path) -- raises unless the counted parameters match the file's
+        assert.are.same(model:parameter_names(), back:parameter_names())
+        assert.are.same(model:parameters()[3]:totable(), back:parameters()[3]:totable())
+      end
+    end
+    os.remove(path)
+  end)
+end)
+
+describe("load_training is all or nothing", function()
+  it("leaves the model, the optimizer and the generators as they were when a part does not fit", function()
+    local path = os.tmpname()
+    local model = recur.Linear{in_features = 2, out_features = 2}
+    local adam = recur.optim.Adam{model, lr = 0.1}
+    local fake_schedule = {state = function() return {epoch = -1, base_lr = 1} end, load_state = function() end}
+    recur.checkpoint.save_training(path, {model = model, optimizer = adam, schedule = fake_schedule})
+    local other = recur.Linear{in_features = 2, out_features = 2}
+    local before = other:flat_parameters():totable()
+    local sgd = recur.optim.SGD{other, lr = 0.5}
+    assert.matches("load_training: .*: the checkpoint's optimizer is Adam, the given one SGD",
+      error_of(recur.checkpoint.load_training, path, {model = other, optimizer = sgd}))
+    assert.are.same(before, other:flat_parameters():totable())
+    local opt2 = recur.optim.Adam{other, lr = 0.01}
+    opt2:step()
+    local schedule = recur.optim.StepLR{opt2, step_size = 1}
+    local generator_state = recur.default_generator():get_state()
+    assert.matches("epoch: expected a non%-negative integer, got %-1",
+      error_of(recur.checkpoint.load_training, path, {model = other, optimizer = opt2, schedule = schedule}))
+    assert.are.same(before, other:flat_parameters():totable())
+    assert.are.equal(1, opt2:state().step)
+    assert.are.equal(0.01, opt2.lr)
+    assert.are.equal(generator_state, recur.default_generator():get_state())
+    os.remove(path)
+  end)
+end)
+
+describe("no hang in plotting", function()
+  it("draws series whose values differ by less than a tick step can resolve", function()
+    for _, ys in ipairs{{0.3, 0.1 + 0.2}, {1e20, 1e20 + 2 ^ 14}, {-1e308, 1e308}, {5e-324, 5e-324}, {0 / 0, 1}} do
+      local svg = recur.plot.svg{series = {{x = {1, 2}, y = ys}}}
+      assert.is_nil(svg:find("nan"))
+      assert.is_nil(svg:find("inf"))
+    end
+  end)
+
+  it("checks the series", function()
+    assert.matches("svg: series%[1%] has 1 x and 0 y values", error_of(recur.plot.svg, {series = {{x = {1}, y = {}}}}))
+    assert.matches("svg: series%[1%].y%[1%]: expected a number, got string",
+      error_of(recur.plot.svg, {series = {{x = {1}, y = {"a"}}}}))
+    assert.matches("svg: series%[1%].x: expected an array, got nil", error_of(recur.plot.svg, {series = {{y = {1}}}}))
+  end)
+end)
+
+describe("argument errors instead of internal errors", function()
+  it("optimizers and schedules check a state before loading it", function()
+    local lin = recur.Linear{in_features = 1, out_features = 1}
+    local opt = recur.optim.Adam{lin}
+    assert.matches("Adam:load_state: step: expected a non%-negative integer, got x",
+      error_of(opt.load_state, opt, {kind = "Adam", step = "x", lr = 1, buffers = {}}))
+    assert.matches("Adam:load_state: lr: expected a non%-negative number",
+      error_of(opt.load_state, opt, {kind = "Adam", step = 1, lr = {}, buffers = {}}))
+    assert.matches("Adam keeps no buffer named momentum_buffer",
+      error_of(opt.load_state, opt, {kind = "Adam", step = 1, lr = 1, buffers = {{momentum_buffer = recur.zeros{2}}}}))
+    assert.matches("exp_avg of group 1: expected a tensor of 2 elements, got number",
+      error_of(opt.load_state, opt, {kind = "Adam", step = 1, lr = 1, buffers = {{exp_avg = 5}}}))
+    local schedule = recur.optim.StepLR{opt, step_size = 2}
+    assert.matches("load_state: base_lr: expected a non%-negative number, got table",
+      error_of(schedule.load_state, schedule, {epoch = 1, base_lr = {}}))
+    opt.lr = "x"
+    assert.matches("Adam:step: lr: expected a non%-negative number, got x", error_of(opt.step, opt))
+  end)
+
+  it("clipping checks its arguments", function()
+    assert.matches("clip_grad_norm: params: expected a module", error_of(recur.clip_grad_norm, 5, 1))
+    assert.matches("clip_grad_value: params: expected a module", error_of(recur.clip_grad_value, nil, 1))
+    assert.matches("clip_grad_norm: max_norm: expected a non%-negative number, got nan",
+      error_of(recur.clip_grad_norm, {}, 0 / 0):gsub("%-nan", "nan"))
+  end)
+
+  it("set_num_threads rejects counts that would wrap", function()
+    assert.matches("threads: expected an integer in 1..1024, got 2147483648", error_of(recur.set_num_threads, 2 ^ 31))
+  end)
+
+  it("errors raised deep inside recur point at the caller's line", function()
+    local err = error_of(recur.save, os.tmpname(), recur.Linear{in_features = 1, out_features = 1}, {x = print})
+    assert.matches("^%./specs/helpers%.lua:%d+: save:", err)
+  end)
+
+  it("private tables are not reachable from recur", function()
+    assert.is_nil(recur.F)
+    assert.is_nil(recur._layer_methods)
+    assert.is_nil(recur.json)
+  end)
+end)

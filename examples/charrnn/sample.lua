@@ -17,7 +17,7 @@ local opt = recur.util.parse_args(arg, {
 if opt.temperature <= 0 then error("--temperature must be positive", 0) end
 
 local model, meta = recur.load_model(opt.model)
-local vocab = recur.data.Vocab(recur.json.decode(meta.vocab))
+local vocab = recur.data.Vocab(recur.checkpoint.decode(meta.vocab))
 local embed, rnn, decoder = recur.util.unpack(model.children)
 model:evaluate()
 local cell = rnn:stepper(1)
