@@ -30,7 +30,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: fuzz-api fuzz-api-asan soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -217,6 +217,19 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	    grep -E "stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY" | tail -n 4; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
+
+# The Lua-API fuzzer (fuzz/lua_api): seeded random call sequences over the whole public API
+# with hostile arguments, in child processes; fails on any crash, hang, sanitizer report or
+# internal error. FUZZ_API_SECONDS (default 60), or FUZZ_API_CALLS calls; FUZZ_API_ARGS adds
+# options (e.g. --jobs 2 --keep-going). fuzz-api-asan runs it on the ASan+UBSan build.
+FUZZ_API_SECONDS ?= 60
+FUZZ_API_BUDGET = $(if $(FUZZ_API_CALLS),--calls $(FUZZ_API_CALLS),--seconds $(FUZZ_API_SECONDS))
+fuzz-api: recur/core.so
+	$(LUA) fuzz/lua_api/fuzz.lua $(FUZZ_API_BUDGET) $(FUZZ_API_ARGS)
+
+fuzz-api-asan: asan-build
+	$(LUA) fuzz/lua_api/fuzz.lua $(FUZZ_API_BUDGET) --build build/asan --sanitizers --out build/fuzz-api-asan \
+	  $(FUZZ_API_ARGS)
 
 clean:
 	rm -rf recur build docs luarocks-tree

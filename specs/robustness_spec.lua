@@ -297,3 +297,46 @@ describe("argument errors instead of internal errors", function()
     assert.is_nil(recur.json)
   end)
 end)
+
+describe("no hang in OpenBLAS when memory runs out", function()
+  -- a child interpreter with the same module paths, its address space limited; false when
+  -- it did not end in time
+  local function run_limited(script)
+    local path, report = os.tmpname(), os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(string.format("package.path = %q\npackage.cpath = %q\nlocal report = %q\n", package.path, package.cpath,
+      report), script)
+    f:close()
+    local cmd = string.format("ulimit -v 900000; OPENBLAS_NUM_THREADS=1 timeout 60 %s %s >/dev/null 2>&1",
+      helpers.interpreter(), path)
+    local ok, _, code = os.execute(cmd)
+    local status = type(ok) == "number" and ok or code -- 5.1 returns the wait status alone
+    os.remove(path)
+    local r = assert(io.open(report))
+    local out = r:read("*a")
+    r:close()
+    os.remove(report)
+    return status ~= 124 and status ~= 124 * 256, out
+  end
+
+  it("products still run, or fail cleanly, after the address space is exhausted", function()
+    if (os.getenv("LD_PRELOAD") or ""):find("asan") then return end -- ASan needs its address space
+    local ended, out = run_limited([[
+      local recur = require "recur"
+      local hold, f = {}, io.open(report, "w")
+      local ok, err = pcall(function() for i = 1, 100000 do hold[i] = recur.zeros{1024 * 1024} end end)
+      f:write(tostring(err), "\n")
+      hold[#hold], hold[#hold - 1] = nil, nil
+      collectgarbage()
+      local a = recur.ones{256, 256}
+      f:write(tostring(a:matmul(a):sum()), "\n")
+      f:write(tostring(select(2, pcall(recur.set_num_threads, 64))), "\n")
+      f:close()
+    ]])
+    assert.is_true(ended, "the child hung")
+    assert.matches("not enough memory\n16777216", out)
+    if recur.config().blas == "openblas" then
+      assert.matches("set_num_threads: not enough memory for the work buffers of openblas's 64 threads", out)
+    end
+  end)
+end)

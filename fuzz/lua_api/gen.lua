@@ -10,10 +10,12 @@ Gen.__index = Gen
 local POOL = 24
 
 --- A new generator for `seed` over the pool V, with recur as R (and R's hostile helpers H).
-function Gen.new(seed, V, R, H)
+-- skip: names never called, as "data.shuffle" (a function under recur) or
+-- "recur.Sequential:add" (a method of a kind).
+function Gen.new(seed, V, R, H, skip)
   local s = seed ~ 0x2545F4914F6CDD1D
   if s == 0 then s = 1 end
-  local self = setmetatable({V = V, R = R, H = H, outputs = setmetatable({}, {__mode = "k"}),
+  local self = setmetatable({V = V, R = R, H = H, skip = skip or {}, outputs = setmetatable({}, {__mode = "k"}),
     stepper_input = setmetatable({}, {__mode = "k"})}, Gen)
   function self.next64() -- xorshift64
     s = s ~ (s << 13)
@@ -574,6 +576,7 @@ function Gen:method_call()
   local names = sorted_names(methods_of(v))
   if #names == 0 then return nil end
   local name = self:one(names)
+  if self.skip[kind(v) .. ":" .. name] then return nil end
   local specific = (M[kind(v)] or {})[name]
   local args = specific and self:chance(0.9) and specific(self, "V[" .. k .. "]", v) or self:anys()
   local call = "V[" .. k .. "]:" .. name .. "(" .. args .. ")"
@@ -815,7 +818,7 @@ function Gen:functions()
     for k, v in pairs(t) do
       if type(k) == "string" and not k:find("^_") then
         local path = prefix .. k
-        if type(v) == "function" and not NEVER[path] then
+        if type(v) == "function" and not NEVER[path] and not self.skip[path] then
           out[#out + 1] = path
         elseif type(v) == "table" and getmetatable(v) == nil and rawget(v, "__index") ~= v then -- not a class
           walk(v, path .. ".", depth + 1)

@@ -120,12 +120,10 @@ local function check_path(fn, path)
   if type(path) ~= "string" then util.error("%s: path: expected a string, got %s", fn, util.describe(path)) end
 end
 
--- Raises an error caught from recur's codecs and writers (C functions and json, which
--- raise without a position) again at the user's line, under `fn`. Any other error (a
--- positioned one) passes through unchanged.
+-- raises an error of recur's codecs and writers (C functions called with pcall, and json,
+-- which raise without a position) again at the user's line, under `fn`
 local function raise_in(fn, err, context)
-  if type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then error(err, 0) end
-  util.error("%s: %s%s", fn, context or "", (err:gsub("^json: ", "")))
+  util.rethrow(fn, type(err) == "string" and err:gsub("^json: ", "") or err, context)
 end
 
 -- the safetensors bytes of the named tensors and the metadata (string -> string, number,
@@ -194,7 +192,7 @@ local function read(fn, path)
   f:close()
   if not bytes then util.error("%s: cannot read %s: %s", fn, path, tostring(rerr)) end
   local ok, names, tensors, meta = pcall(F.st_decode, bytes)
-  if not ok then util.error("%s: %s: %s", fn, path, util.message(names)) end
+  if not ok then raise_in(fn, names, path .. ": ") end
   return names, tensors, meta
 end
 

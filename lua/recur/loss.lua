@@ -41,7 +41,8 @@ end
 
 function CrossEntropy:forward(input, target)
   if type(target) == "table" and type(rawget(target, 1)) == "table" then target = core.tensor(target) end
-  local value, grad, counted = F.cross_entropy(input, target, self.ignore_index, self.reduction, true)
+  local value, grad, counted = util.call("CrossEntropyLoss:forward", F.cross_entropy, input, target, self.ignore_index,
+    self.reduction, true)
   self._grad, self.counted = grad, counted
   return value
 end
@@ -62,7 +63,8 @@ local function regression(name, kind, with_beta)
 end
 
 function Regression:forward(input, target)
-  local value, grad = F.regression_loss(self.kind, input, target, self.reduction, self.beta, true)
+  local value, grad = util.call(self.__name:gsub("^recur%.", "") .. ":forward", F.regression_loss, self.kind, input,
+    target, self.reduction, self.beta, true)
   self._grad = grad
   return value
 end

@@ -55,19 +55,20 @@ local steps = {}
 function steps.SGD(self, i, p, g)
   local first = self._state[i] == nil or self._state[i].momentum_buffer == nil
   local buf = self.momentum ~= 0 and buffer(self, i, "momentum_buffer") or nil
-  F.sgd_step(self, p, g, buf, first)
+  util.call("SGD:step", F.sgd_step, self, p, g, buf, first)
 end
 
 local function adam(self, i, p, g)
   local hyper = {lr = self.lr, beta1 = self.betas[1], beta2 = self.betas[2], eps = self.eps,
     weight_decay = self.weight_decay, decoupled = self.kind == "AdamW", amsgrad = self.amsgrad}
-  F.adam_step(hyper, self._step, p, g, buffer(self, i, "exp_avg"), buffer(self, i, "exp_avg_sq"),
+  util.call(self.kind .. ":step", F.adam_step, hyper, self._step, p, g, buffer(self, i, "exp_avg"), buffer(self, i, "exp_avg_sq"),
     self.amsgrad and buffer(self, i, "max_exp_avg_sq") or nil)
 end
 steps.Adam, steps.AdamW = adam, adam
 
 function steps.RMSprop(self, i, p, g)
-  F.rmsprop_step(self, p, g, buffer(self, i, "square_avg"), self.centered and buffer(self, i, "grad_avg") or nil,
+  util.call("RMSprop:step", F.rmsprop_step, self, p, g, buffer(self, i, "square_avg"),
+    self.centered and buffer(self, i, "grad_avg") or nil,
     self.momentum > 0 and buffer(self, i, "momentum_buffer") or nil)
 end
 

@@ -13,7 +13,7 @@ end
 local function write_as(fn, path, content)
   check_string(fn, "path", path)
   local ok, err = pcall(core.F.write_file_atomic, path, content)
-  if not ok then util.error("%s: %s", fn, util.message(err)) end
+  if not ok then util.rethrow(fn, err) end
 end
 
 --- Writes `content` to `path` atomically: through a temporary file in the same

@@ -74,12 +74,24 @@ function util.array(fn, what, v, ok, expected, max)
   return n
 end
 
---- An error value without the position that `error` put in front of it (for errors caught
--- inside recur and raised again with util.error).
-function util.message(err)
-  if type(err) ~= "string" then return tostring(err) end
-  return (err:gsub("^[^\n]-:%d+: ", "", 1))
+--- Raises an error caught from a C function called with pcall (which raises without a
+-- position) again at the user's line, as "fn: context<detail>", the detail of an argument
+-- error "bad argument #n to 'f' (detail)" or the whole message. A positioned error (a Lua
+-- runtime error, or one already at the user's line) or a non-string passes through unchanged.
+function util.rethrow(fn, err, context)
+  if type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then error(err, 0) end
+  local message = err:match("^bad argument #%-?%d+ to '[^']*' %((.*)%)$") or err
+  util.error("%s: %s%s", fn, context or "", message)
 end
+
+local function finish(fn, ok, ...)
+  if ok then return ... end
+  util.rethrow(fn, (...))
+end
+
+--- f(...) for a C function f, its errors raised again at the user's line under the name fn
+-- (see rethrow): how recur's Lua modules call their C kernels.
+function util.call(fn, f, ...) return finish(fn, pcall(f, ...)) end
 
 --- The UTF-8 encoding of a code point.
 function util.utf8_char(cp)

@@ -17,8 +17,16 @@
 /* more BLAS threads than this is a mistake, not a machine */
 #define MAX_THREADS 1024
 
+/* sets the BLAS thread count (0: the current one); raises when the memory for its work
+ * buffers is missing (see rc_blas_set_threads) */
+static void set_threads(lua_State *L, const char *fn, int n) {
+  if (rc_blas_set_threads(n) != 0)
+    luaL_error(L, "%s: not enough memory for the work buffers of %s's %d threads", fn, rc_blas_name(),
+               n ? n : rc_blas_get_threads());
+}
+
 static int l_set_num_threads(lua_State *L) {
-  rc_blas_set_threads((int)rcl_check_integer_in(L, 1, "threads", 1, MAX_THREADS));
+  set_threads(L, "set_num_threads", (int)rcl_check_integer_in(L, 1, "threads", 1, MAX_THREADS));
   return 0;
 }
 
@@ -59,6 +67,7 @@ static const luaL_Reg core_functions[] = {{"set_num_threads", l_set_num_threads}
                                           {NULL, NULL}};
 
 RECUR_API int luaopen_recur_core(lua_State *L) {
+  set_threads(L, "recur", 0);
   luaL_newlib(L, core_functions);
   lua_pushliteral(L, RECUR_VERSION);
   lua_setfield(L, -2, "_VERSION");
