@@ -3,6 +3,13 @@ local helpers = require "specs.helpers"
 local json = require "recur.json"
 local error_of = helpers.error_of
 
+-- os.execute as a boolean: true when the command exited with status 0 (5.1 returns a number)
+local function execute(cmd)
+  local ok, _, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end
+  return ok == true and (code == nil or code == 0)
+end
+
 local function tmp(suffix)
   local p = os.tmpname()
   os.remove(p)
@@ -183,8 +190,8 @@ describe("safetensors checkpoints", function()
       local torch_y = recur.load("specs/fixtures/interop/recur_model_torch_outputs.safetensors").y
       helpers.assert_close(net:forward(io_.x), io_.y, 1e-6, "recur outputs")
       helpers.assert_close(io_.y, torch_y, 1e-5, "torch outputs")
-      if recur.util.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
-        assert.is_true(recur.util.execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
+      if execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
+        assert.is_true(execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
           "specs/fixtures/interop/recur_model.safetensors specs/fixtures/interop/recur_model_io.safetensors >/dev/null"))
       end
     end)
@@ -196,7 +203,7 @@ describe("safetensors checkpoints", function()
     local function run_child(script, prefix)
       local path = os.tmpname() .. ".lua"
       write(path, string.format("package.path = %q\npackage.cpath = %q\n", package.path, package.cpath) .. script)
-      local ok = recur.util.execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
+      local ok = execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
       os.remove(path)
       return ok
     end

@@ -295,6 +295,7 @@ describe("argument errors instead of internal errors", function()
     assert.is_nil(recur.F)
     assert.is_nil(recur._layer_methods)
     assert.is_nil(recur.json)
+    assert.is_nil(recur.util)
   end)
 end)
 

@@ -13,7 +13,6 @@ for name, value in pairs(core) do
   if name ~= "F" and (name == "_VERSION" or not name:find("^_")) then recur[name] = value end
 end
 
-recur.util = util
 recur.nn = require "recur.nn"
 recur.loss = require "recur.loss"
 recur.optim = require "recur.optim"
