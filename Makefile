@@ -47,7 +47,7 @@ test: recur/core.so
 	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP | awk -f tools/tap-summary.awk
 
 lint:
-	luacheck lua specs examples tools
+	luacheck lua specs examples tools fuzz
 	clang-format --dry-run --Werror $(SRC) $(HDR) src/embed/*.c include/*.h examples/embed/*.c
 
 format:

@@ -341,3 +341,42 @@ describe("no hang in OpenBLAS when memory runs out", function()
     end
   end)
 end)
+
+describe("the Lua-API fuzzer", function()
+  if not math.type then return end -- a Lua 5.3+ tool
+  package.path = "fuzz/lua_api/?.lua;" .. package.path
+  local classify = require "classify"
+  local Gen = require "gen"
+
+  it("classifies errors: argument errors at the caller, everything else internal", function()
+    assert.are.equal("argument", classify("fuzz:1: bad argument #2 to 'view' (shape: expected 1 to 8 sizes, got 0)"))
+    assert.are.equal("argument", classify("bad argument #1 to 'zeros' (shape: expected a table, got nil)"))
+    assert.are.equal("argument", classify("fuzz:1: save: metadata 'x': the string is not valid UTF-8 (byte 2)"))
+    assert.are.equal("argument", classify("Adam:load_state: step: expected a non-negative integer, got x"))
+    assert.are.equal("internal", classify("/x/lua/recur/nn.lua:12: Linear: option in_features is required"))
+    assert.are.equal("internal", classify("fuzz:1: attempt to index a nil value (field '?')"))
+    assert.are.equal("internal", classify("/x/lua/recur/optim.lua:3: attempt to compare number with nil"))
+    assert.are.equal("internal", classify("error in error handling"))
+    assert.are.equal("internal", classify("fuzz:1: stack overflow"))
+    assert.are.equal("internal", classify({}))
+    assert.are.equal("resource", classify("not enough memory"))
+    assert.are.equal("hostile", classify("fuzz/lua_api/hostile.lua:20: HOSTILE metamethod"))
+  end)
+
+  it("generates the same calls from the same seed, over the whole public API", function()
+    local function lines(seed)
+      local V, out = {}, {}
+      local gen = Gen.new(seed, V, recur, require "hostile")
+      for i = 1, 200 do out[i] = gen:next() end
+      return out
+    end
+    assert.are.same(lines(42), lines(42))
+    assert.are_not.same(lines(42), lines(43))
+    local paths = table.concat(Gen.new(1, {}, recur, {}):functions(), " ")
+    for _, name in ipairs{"zeros", "LSTM", "optim.Adam", "data.CharBatches", "plot.svg", "checkpoint.load_training",
+      "save", "load_model", "nn.flat_pairs", "train.LossGuard"} do
+      assert.truthy((" " .. paths .. " "):find(" " .. name .. " ", 1, true), name)
+    end
+    assert.is_nil(paths:find("util"))
+  end)
+end)

@@ -61,15 +61,17 @@ local function child_env()
     ":exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87"
 end
 local env = child_env()
+local started = os.time()
 
 -- starts the child of `seed`; returns its directory
 local function start(seed)
   local dir = string.format("%s/seed-%d", opts.out, seed)
   os.execute("rm -rf " .. shell_quote(dir) .. " && mkdir -p " .. shell_quote(dir))
+  local limit = opts.seconds and string.format(" --seconds %d", math.max(1, opts.seconds - (os.time() - started))) or ""
   local cmd = string.format("cd %s && (%s timeout -s KILL %d %s %s --seed %d --calls %d --log calls.lua --build %s%s" ..
-    "%s > out.txt 2> err.txt; echo $? > status) &", shell_quote(dir), env, opts.timeout, lua,
+    "%s%s > out.txt 2> err.txt; echo $? > status) &", shell_quote(dir), env, opts.timeout, lua,
     shell_quote(here .. "/run.lua"), seed, opts.chunk, shell_quote(build), opts["keep-going"] and " --keep-going" or "",
-    opts.skip and " --skip " .. shell_quote(opts.skip) or "")
+    opts.skip and " --skip " .. shell_quote(opts.skip) or "", limit)
   os.execute(cmd)
   return dir
 end
@@ -107,6 +109,8 @@ local function collect(seed, dir, status)
   local kind
   if status == 137 then
     kind = "hang (no end within " .. opts.timeout .. " s)"
+  elseif err:find("hard rss limit exhausted") then
+    kind = "out of memory (the ASan build's 3.5 GB resident limit)"
   elseif status == 86 or err:find("ERROR: AddressSanitizer") or err:find("runtime error:") or status == 87 then
     kind = "sanitizer report"
   elseif status > 128 then
@@ -122,7 +126,6 @@ local function collect(seed, dir, status)
   end
 end
 
-local started = os.time()
 local seed, running = opts["first-seed"], {}
 local function budget_left()
   if opts.calls then return totals.calls + #running * opts.chunk < opts.calls end

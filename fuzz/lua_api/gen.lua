@@ -281,7 +281,9 @@ function Gen:craft()
   }
   local training = self:one{
     '{"iteration":1,"history":[],"extra":{},"default_generator":"x","generators":{}}',
-    '{"iteration":1,"history":{},"extra":{},"default_generator":"pcg32:0000000000000001:0000000000000003:0000000000000000:0:0x0p+0","generators":{"g":5},"optimizer":{"kind":"Adam","step":"x","lr":[]}}',
+    '{"iteration":1,"history":{},"extra":{},"default_generator":' ..
+      '"pcg32:0000000000000001:0000000000000003:0000000000000000:0:0x0p+0","generators":{"g":5},' ..
+      '"optimizer":{"kind":"Adam","step":"x","lr":[]}}',
     '{"optimizer":{"kind":"SGD","step":1,"lr":1e999}}', '7', '{"schedule":{"epoch":-1,"base_lr":"x"},"data":{"position":1e300}}',
   }
   local meta = '{"__metadata__":{"recur.model":' .. quote(model):gsub("\\034", '\\"') ..
@@ -407,7 +409,7 @@ local LAYER = {
   backward = function(g, _, m) return grad_for(g, m) end,
   reset_parameters = function(g) return gen_or_nil(g) end,
   train = function(g) return g:chance(0.8) and bool(g) or g:any() end,
-  stepper = function(g, _, m) return g:chance(0.8) and lit(g:r(3)) or g:int() end,
+  stepper = function(g) return g:chance(0.8) and lit(g:r(3)) or g:int() end,
   workspace_bytes = function(g) return g:int() .. ", " .. g:int() end,
   load_state = function(g)
     local other = g:pick(is_module)

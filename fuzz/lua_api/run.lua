@@ -2,7 +2,8 @@
 -- under pcall, and classifies every error. Each call's line is written to the log before
 -- it runs, so that a crash, a hang or a sanitizer report can be traced to it.
 --
---   lua5.4 fuzz/lua_api/run.lua --seed 7 --calls 2000 --log calls.lua [--keep-going] [--build build/asan]
+--   lua5.4 fuzz/lua_api/run.lua --seed 7 --calls 2000 --log calls.lua [--seconds S] [--keep-going]
+--       [--build build/asan]
 --   lua5.4 fuzz/lua_api/run.lua --replay calls.lua [--upto N]
 --       (runs the logged lines again, the last one or line N unprotected)
 --
@@ -95,7 +96,7 @@ end
 
 for _, line in ipairs(Gen.setup()) do
   record(line)
-  local ok, class, err = run_line(line, true)
+  local ok, _, err = run_line(line, true)
   if not ok then
     io.stderr:write("fuzz: setup failed: ", tostring(err), "\n")
     os.exit(4)
@@ -109,7 +110,9 @@ local slowest, slowest_line = 0, nil
 local profile = {}
 local seen = {}
 local function clip(s, n) return #s > n and s:sub(1, n) .. "..." or s end
+local deadline = opts.seconds and recur.monotonic() + tonumber(opts.seconds) or math.huge
 for call = 1, math.tointeger(tonumber(opts.calls)) do
+  if recur.monotonic() > deadline then break end
   local line, after = gen:next()
   record(line)
   local started = recur.monotonic()

@@ -40,7 +40,9 @@ function loss.CrossEntropyLoss(opts)
 end
 
 function CrossEntropy:forward(input, target)
-  if type(target) == "table" and type(rawget(target, 1)) == "table" then target = core.tensor(target) end
+  if type(target) == "table" and type(rawget(target, 1)) == "table" then
+    target = util.call("CrossEntropyLoss:forward", core.tensor, target)
+  end
   local value, grad, counted = util.call("CrossEntropyLoss:forward", F.cross_entropy, input, target, self.ignore_index,
     self.reduction, true)
   self._grad, self.counted = grad, counted

@@ -216,7 +216,9 @@ local function schedule(kind, opts, spec, rate)
     if k ~= 1 then rest[k] = v end
   end
   local self = util.options(kind, rest, spec)
-  self.optimizer, self.base_lr, self.epoch, self._rate = opts[1], opts[1].lr, 0, rate
+  local lr = rawget(opts, 1).lr
+  if not nonnegative(lr) then util.error("%s: the optimizer's lr is %s, not a non-negative number", kind, tostring(lr)) end
+  self.optimizer, self.base_lr, self.epoch, self._rate = opts[1], lr, 0, rate
   return setmetatable(self, Schedule)
 end
 

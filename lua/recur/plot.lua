@@ -31,8 +31,7 @@ local function is_row(v) return type(v) == "table" end
 --- Writes rows (arrays of numbers or strings) under a header as CSV.
 function plot.write_csv(path, header, rows)
   check_string("write_csv", "path", path)
-  array("write_csv", "header", header, is_cell, "a string or a number")
-  local lines = {table.concat(header, ",")}
+  local lines = {table.concat(header, ",", 1, array("write_csv", "header", header, is_cell, "a string or a number"))}
   for r = 1, array("write_csv", "rows", rows, is_row, "an array") do
     local row, cells = rawget(rows, r), {}
     for i = 1, array("write_csv", "rows[" .. r .. "]", row, is_cell, "a string or a number") do
