@@ -324,6 +324,9 @@ function checkpoint.save_training(path, parts)
   for name, g in pairs(parts.generators or {}) do info.generators[name] = g:get_state() end
   if parts.optimizer then
     local s = parts.optimizer:state()
+    if type(s) ~= "table" or type(s.buffers) ~= "table" then
+      util.error("save_training: optimizer: expected a recur optimizer, got %s", util.describe(parts.optimizer))
+    end
     info.optimizer = {kind = s.kind, step = s.step, lr = s.lr}
     for i, buffers in pairs(s.buffers) do
       for _, b in ipairs(sorted_keys(buffers)) do
