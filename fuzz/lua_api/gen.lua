@@ -68,21 +68,20 @@ local STRINGS = {"", "a", "abc", "\255\254", "\192\128", "\237\160\128", "\195\1
   "mean", "sum", "none", "tanh", "relu", "2010-01-31", "2010/1/2 13:45", "1e400", "nan", "-1", "1",
   "f1.safetensors", "t.txt", "d.csv", "recur.Tensor", string.rep("z", 300), "\n", "a.b", "{}", "[1]"}
 
---- a size: mostly small, sometimes an edge or a wrong type
-function Gen:size()
+-- an integer in lo..hi with probability p_small (percent), an edge integer up to p_edge,
+-- else a value of an unexpected type
+function Gen:integer(lo, hi, p_small, p_edge)
   local k = self:r(100)
-  if k <= 80 then return lit(self:r(5) - 1) end
-  if k <= 93 then return lit(self:one(EDGE_INTS)) end
+  if k <= p_small then return lit(lo + self:r(hi - lo + 1) - 1) end
+  if k <= p_edge then return lit(self:one(EDGE_INTS)) end
   return self:hostile_scalar()
 end
 
+--- a size: mostly small, sometimes an edge or a wrong type
+function Gen:size() return self:integer(0, 4, 80, 93) end
+
 --- an integer argument (counts, seeds, ids)
-function Gen:int()
-  local k = self:r(100)
-  if k <= 75 then return lit(self:r(7) - 2) end
-  if k <= 92 then return lit(self:one(EDGE_INTS)) end
-  return self:hostile_scalar()
-end
+function Gen:int() return self:integer(-1, 5, 75, 92) end
 
 --- a number argument
 function Gen:num()

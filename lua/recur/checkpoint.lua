@@ -49,13 +49,16 @@ function checkpoint.state_of(obj)
   return names, tensors
 end
 
---- The configuration of a module or a named table of modules, for rebuilding.
-local function config_of(obj)
+--- The configuration of a module or a named table of modules, for rebuilding (nil when
+-- there is none: a table of tensors, or a table that contains itself).
+local function config_of(obj, seen)
   if (type(obj) == "table" or type(obj) == "userdata") and obj.config then return obj:config() end
-  if type(obj) == "table" and not is_tensor(next(obj) and obj[next(obj)]) then
+  seen = seen or {}
+  if type(obj) == "table" and not seen[obj] and not is_tensor(next(obj) and obj[next(obj)]) then
+    seen[obj] = true
     local children = {}
     for k, v in pairs(obj) do
-      local c = config_of(v)
+      local c = config_of(v, seen)
       if not c then return nil end
       children[tostring(k)] = c
     end

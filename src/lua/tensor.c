@@ -16,7 +16,7 @@
 /* ---- storage and tensor userdata ---------------------------------------- */
 
 float *rcl_new_storage(lua_State *L, size_t n) {
-  if (n > RCL_MAX_NUMEL) luaL_error(L, "tensor of %f elements is too large", (double)n);
+  if (n > RCL_MAX_NUMEL) luaL_error(L, "recur.Tensor: %f elements are too many (at most 2^40)", (double)n);
   unsigned char *block = (unsigned char *)lua_newuserdatauv(L, n * sizeof(float) + STORAGE_ALIGN, 0);
   luaL_setmetatable(L, STORAGE);
   float *data = (float *)(block + (STORAGE_ALIGN - (uintptr_t)block % STORAGE_ALIGN) % STORAGE_ALIGN);
@@ -30,7 +30,7 @@ static size_t checked_numel(lua_State *L, int ndim, const lua_Integer *shape) {
   if (ndim < 1 || ndim > RC_MAX_DIMS || !rcl_shape_numel(shape, ndim, &n)) {
     char text[160];
     rcl_shape_string(shape, ndim < 1 ? 0 : ndim > RC_MAX_DIMS ? RC_MAX_DIMS : ndim, text, sizeof text);
-    luaL_error(L, "a tensor of shape %s is too large (at most 2^40 elements, 1 to %d dimensions)", text,
+    luaL_error(L, "recur.Tensor: shape %s is too large (at most 2^40 elements, 1 to %d dimensions)", text,
                RC_MAX_DIMS);
   }
   return n;
