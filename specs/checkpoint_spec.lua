@@ -2,13 +2,7 @@ local recur = require "recur"
 local helpers = require "specs.helpers"
 local json = require "recur.json"
 local error_of = helpers.error_of
-
--- os.execute as a boolean: true when the command exited with status 0 (5.1 returns a number)
-local function execute(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == nil or code == 0)
-end
+local execute = require("specs.shell").execute
 
 local function tmp(suffix)
   local p = os.tmpname()

@@ -24,30 +24,8 @@ local function sorted_keys(t)
 end
 
 --- The named tensors of a module, of a table of tensors, or of a named table of modules
--- ({rnn = ..., decoder = ...} gives "rnn.weight_ih_l0", ..., "decoder.weight").
--- @return names in order, and name -> tensor
-function checkpoint.state_of(obj)
-  local names, tensors = {}, {}
-  local function add(name, t)
-    if tensors[name] then error("state_of: two tensors are named '" .. name .. "'", 4) end
-    names[#names + 1], tensors[name] = name, t
-  end
-  local function visit(v, prefix)
-    if is_tensor(v) then
-      add(prefix:sub(1, -2), v)
-    elseif (type(v) == "table" or type(v) == "userdata") and v.named_parameters then
-      local named = v:named_parameters()
-      for _, n in ipairs(v:parameter_names()) do add(prefix .. n, named[n]) end
-    elseif type(v) == "table" then
-      for _, k in ipairs(sorted_keys(v)) do visit(v[k], prefix .. tostring(k) .. ".") end
-    else
-      error(string.format("state_of: %s is a %s, not a module, a tensor or a table of them",
-        prefix == "" and "the argument" or prefix:sub(1, -2), util.describe(v)), 3)
-    end
-  end
-  visit(obj, "")
-  return names, tensors
-end
+-- (`nn.state_of`).
+checkpoint.state_of = nn.state_of
 
 --- The configuration of a module or a named table of modules, for rebuilding (nil when
 -- there is none: a table of tensors, or a table that contains itself).
@@ -72,51 +50,6 @@ local function rebuild(cfg)
   local out = {}
   for k, c in pairs(cfg.children) do out[k] = rebuild(c) end
   return out
-end
-
-local GATES = {RNN = 1, GRU = 3, LSTM = 4}
-
--- The number of parameters the model of `cfg` allocates (the constructors' layouts and
--- defaults: PyTorch's), or nil when cfg is not a configuration the constructors accept;
--- never allocates. Each level of the tree is a JSON value within json.MAX_DEPTH.
-local function parameter_count(cfg)
-  if type(cfg) ~= "table" then return nil end
-  local function size(key, default)
-    local v = cfg[key]
-    if v == nil then v = default end
-    return util.is_integer(v) and v >= 0 and v or nil
-  end
-  if cfg.type == "table" or cfg.type == "Sequential" then
-    if type(cfg.children) ~= "table" then return nil end
-    local total = 0
-    for _, child in pairs(cfg.children) do
-      local n = parameter_count(cfg.type == "table" and child or type(child) == "table" and child.config)
-      if not n then return nil end
-      total = total + n
-    end
-    return total
-  end
-  local bias = cfg.bias ~= false
-  if cfg.type == "Linear" then
-    local i, o = size("in_features"), size("out_features")
-    return i and o and o * i + (bias and o or 0)
-  elseif cfg.type == "Embedding" then
-    local n, d = size("num_embeddings"), size("embedding_dim")
-    return n and d and n * d
-  elseif cfg.type == "Dropout" then
-    return 0
-  end
-  local gates = GATES[cfg.type]
-  local input, hidden, layers, proj = size("input_size"), size("hidden_size"), size("num_layers", 1), size("proj_size", 0)
-  if not (gates and input and hidden and layers and proj) then return nil end
-  local dirs, out = cfg.bidirectional == true and 2 or 1, proj > 0 and proj or hidden
-  local total = 0
-  for l = 0, layers - 1 do
-    local width = l == 0 and input or dirs * out
-    total = total + dirs * (gates * hidden * (width + out) + (bias and 2 * gates * hidden or 0) + proj * hidden)
-    if total > 2 ^ 53 then return total end
-  end
-  return total
 end
 
 local function check_path(fn, path)
@@ -216,67 +149,38 @@ function checkpoint.decode(text)
   return v
 end
 
---- Copies named tensors into a module's parameters.
--- With `strict` (the default) every parameter must be present with its shape and no
--- extra name may appear; otherwise matching tensors are copied and the rest reported.
--- @param obj a module or a named table of modules
--- @tab tensors name -> tensor (as from `load`)
--- @tparam[opt] table opts `{strict = true}`
--- @return a report {loaded = {...}, missing = {...}, unexpected = {...}, mismatched = {...}}
-function checkpoint.load_state(obj, tensors, opts)
-  local strict = not (opts and opts.strict == false)
-  local names, own = checkpoint.state_of(obj)
-  local report = {loaded = {}, missing = {}, unexpected = {}, mismatched = {}}
-  for _, n in ipairs(names) do
-    local t = tensors[n]
-    if t == nil then
-      report.missing[#report.missing + 1] = n
-    elseif table.concat(t:shape(), "x") ~= table.concat(own[n]:shape(), "x") then
-      report.mismatched[#report.mismatched + 1] = string.format("%s (file %s, model %s)", n,
-        table.concat(t:shape(), "x"), table.concat(own[n]:shape(), "x"))
-    end
-  end
-  for _, n in ipairs(sorted_keys(tensors)) do
-    if own[n] == nil then report.unexpected[#report.unexpected + 1] = n end
-  end
-  if strict and (#report.missing + #report.unexpected + #report.mismatched) > 0 then
-    local parts = {}
-    for _, kind in ipairs{"missing", "unexpected", "mismatched"} do
-      if #report[kind] > 0 then parts[#parts + 1] = kind .. ": " .. table.concat(report[kind], ", ") end
-    end
-    error("load_state: the state does not fit the model (" .. table.concat(parts, "; ") .. ")", 2)
-  end
-  local bad = {}
-  for _, m in ipairs(report.mismatched) do bad[m:match("^(%S+)")] = true end
-  for _, n in ipairs(names) do
-    if tensors[n] and not bad[n] then
-      own[n]:copy(tensors[n])
-      report.loaded[#report.loaded + 1] = n
-    end
-  end
-  return report
-end
+--- Copies named tensors into a module's parameters (`nn.load_state`; modules have it as
+-- `m:load_state(tensors[, opts])`).
+checkpoint.load_state = nn.load_state
 
---- A model rebuilt from a file's metadata, with its weights loaded. The metadata must
--- describe exactly the parameters the file holds: this is checked before the model is
--- built, so a small file cannot make recur allocate a large model.
+--- A model rebuilt from a file's metadata, with its weights loaded. Building the model
+-- may allocate only on the order of the file's own tensors: a small file that describes a
+-- large model is an error, not an allocation.
 -- @string path
 -- @return the model, the metadata
 function checkpoint.load_model(path)
   local _, tensors, meta = read("load_model", path)
-  if not meta["recur.model"] then util.error("load_model: %s has no recur.model metadata", path) end
-  local ok, cfg = pcall(json.decode, meta["recur.model"])
+  local text = meta["recur.model"]
+  if not text then util.error("load_model: %s has no recur.model metadata", path) end
+  local ok, cfg = pcall(json.decode, text)
   if not ok then raise_in("load_model", cfg, path .. ": recur.model metadata: ") end
   if type(cfg) ~= "table" or type(cfg.type) ~= "string" then
     util.error("load_model: %s: recur.model metadata: expected a module configuration", path)
   end
-  local described, held = parameter_count(cfg), 0
+  local held = 0
   for _, t in pairs(tensors) do held = held + t:numel() end
-  if described ~= nil and described ~= held then
-    util.error("load_model: %s: the recur.model metadata describes %.0f parameters but the file holds %d", path,
-      described, held)
+  -- the model's parameters and gradients, a temporary copy of each while they are drawn,
+  -- and its Lua objects, which grow with the length of its description
+  local budget = 16 * 4 * held + 64 * #text + 2 ^ 24
+  local built = {F.with_allocation_limit(budget, rebuild, cfg)}
+  if not built[1] then
+    if built[3] then
+      util.error("load_model: %s: the recur.model metadata describes a model larger than the file's %d parameters",
+        path, held)
+    end
+    error(built[2], 0)
   end
-  local model = rebuild(cfg)
+  local model = built[2]
   checkpoint.load_state(model, tensors)
   return model, meta
 end
@@ -426,13 +330,5 @@ function checkpoint.load_training(path, parts)
   end
   return {iteration = info.iteration, history = info.history, extra = info.extra}
 end
-
--- state() and load_state() on every module, recurrent layers included
-local function install(methods)
-  methods.state = function(self) return select(2, checkpoint.state_of(self)) end
-  methods.load_state = function(self, tensors, opts) return checkpoint.load_state(self, tensors, opts) end
-end
-install(core._layer_methods)
-install(nn.Module)
 
 return checkpoint

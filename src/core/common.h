@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Internal symbols stay inside the shared object; only luaopen_* is exported. */
-#if defined(__GNUC__) || defined(__clang__)
+/* Internal symbols stay inside the shared object; only luaopen_* is exported. (A Windows
+ * DLL exports only what is marked dllexport: see RECUR_API.) */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #define RC_INTERNAL __attribute__((visibility("hidden")))
 #else
 #define RC_INTERNAL

@@ -12,7 +12,8 @@ RECUR_API int recur_push_tensor_view(lua_State *L, float *data, int ndim, const 
     return luaL_error(L, "recur_push_tensor_view: ndim must be 1..%d", RC_MAX_DIMS);
   for (int i = 0; i < ndim; i++) s[i] = (lua_Integer)shape[i];
   if (!rcl_shape_numel(s, ndim, &numel))
-    return luaL_error(L, "recur_push_tensor_view: bad shape (sizes 0..2^40, at most 2^40 elements)");
+    return luaL_error(L, "recur_push_tensor_view: bad shape (non-negative sizes, at most %s elements)",
+                      rcl_istr(L, (long long)RCL_MAX_NUMEL));
   luaL_getmetatable(L, RC_TENSOR);
   int opened = !lua_isnil(L, -1);
   lua_pop(L, 1);

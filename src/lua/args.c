@@ -110,7 +110,7 @@ int rcl_shape_numel(const lua_Integer *shape, int ndim, size_t *out) {
       n = 0;
       continue;
     }
-    /* both factors are at most 2^40: the product is exact in 64 bits before the check */
+    /* rc_size_mul refuses a product that overflows size_t */
     if (!rc_size_mul(nonzero, (size_t)shape[i], &nonzero) || nonzero > RCL_MAX_NUMEL) return 0;
   }
   *out = n ? nonzero : 0;

@@ -13,11 +13,17 @@
 #define RC_MAX_DIMS 8
 #define RC_TENSOR "recur.Tensor"
 
-/* The most elements of a tensor: 4 TiB of floats, far above any real use. Every
- * tensor's shape keeps the invariant checked by rcl_shape_numel: each size is at most
- * RCL_MAX_NUMEL and so is the product of its non-zero sizes. Any product of some of a
- * tensor's sizes, and any index into it, is then exact in size_t and lua_Integer. */
+/* The most elements of a tensor: 4 TiB of floats on 64-bit machines, far above any real
+ * use; on 32-bit ones (wasm32), as many floats as size_t counts bytes of, less the
+ * storage's 64-byte alignment slack. Every tensor's shape keeps the invariant checked by
+ * rcl_shape_numel: each size is at most RCL_MAX_NUMEL and so is the product of its
+ * non-zero sizes. Any product of some of a tensor's sizes, and any index into it, is then
+ * exact in size_t and lua_Integer. */
+#if SIZE_MAX > 0xFFFFFFFFu
 #define RCL_MAX_NUMEL ((size_t)1 << 40)
+#else
+#define RCL_MAX_NUMEL ((SIZE_MAX - 64) / sizeof(float))
+#endif
 
 /* the most elements a Lua array argument may have */
 #define RCL_MAX_ARRAY ((size_t)1 << 31)

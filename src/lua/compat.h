@@ -24,11 +24,16 @@
 #endif
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(_WIN32) /* a DLL that marks some symbols dllexport exports only those */
+#define RECUR_API RECUR_EXTERN_C __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
 #define RECUR_API RECUR_EXTERN_C __attribute__((visibility("default")))
-#define RCL_UNUSED __attribute__((unused))
 #else
 #define RECUR_API RECUR_EXTERN_C
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define RCL_UNUSED __attribute__((unused))
+#else
 #define RCL_UNUSED
 #endif
 

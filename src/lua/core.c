@@ -1,15 +1,13 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
-#define _POSIX_C_SOURCE 200809L
-
-#include <time.h>
-
 #include "../core/blas.h"
 #include "args.h"
 #include "data.h"
+#include "files.h"
 #include "functional.h"
 #include "generator.h"
 #include "layer.h"
 #include "safetensors.h"
+#include "stepper.h"
 #include "tensor.h"
 
 #define RECUR_VERSION "0.1.0-dev"
@@ -35,14 +33,6 @@ static int l_get_num_threads(lua_State *L) {
   return 1;
 }
 
-/* seconds on a monotonic clock (wall time, unlike os.clock's CPU time) */
-static int l_monotonic(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
-  return 1;
-}
-
 static void set_string(lua_State *L, const char *key, const char *value) {
   lua_pushstring(L, value ? value : "unknown");
   lua_setfield(L, -2, key);
@@ -63,7 +53,6 @@ static int l_config(lua_State *L) {
 static const luaL_Reg core_functions[] = {{"set_num_threads", l_set_num_threads},
                                           {"get_num_threads", l_get_num_threads},
                                           {"config", l_config},
-                                          {"monotonic", l_monotonic},
                                           {NULL, NULL}};
 
 RECUR_API int luaopen_recur_core(lua_State *L) {
@@ -73,12 +62,14 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
   rcl_open_generator(L);
-  rcl_open_layers(L);
-  /* F: the kernels and codecs under lua/recur/ (not part of the `recur` table) */
+  /* F: the kernels, codecs and layer internals that lua/recur/ wraps (not in the `recur` table) */
   lua_newtable(L);
   rcl_open_functional(L);
   rcl_open_data(L);
   rcl_open_safetensors(L);
+  rcl_open_layers(L);
   lua_setfield(L, -2, "F");
+  rcl_open_files(L);
+  rcl_open_stepper(L);
   return 1;
 }

@@ -348,7 +348,55 @@ static int l_rmsprop_step(lua_State *L) {
   return 0;
 }
 
-static const luaL_Reg functional[] = {{"linear_forward", l_linear_forward},
+/* ---- allocation limits ------------------------------------------------------------------------ */
+
+/* the state's allocator with a budget: the bytes it may still grow by (frees give them back) */
+typedef struct alloc_budget {
+  lua_Alloc alloc;
+  void *ud;
+  long long room;
+  int refused;
+} alloc_budget;
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  alloc_budget *b = (alloc_budget *)ud;
+  size_t old = ptr ? osize : 0; /* with no block, osize tells the kind of object */
+  if (nsize > old && (b->room < 0 || nsize - old > (unsigned long long)b->room)) {
+    b->refused = 1;
+    return NULL;
+  }
+  void *p = b->alloc(b->ud, ptr, osize, nsize);
+  if (p || nsize == 0) b->room -= (long long)nsize - (long long)old;
+  return p;
+}
+
+/* with_allocation_limit(bytes, f, ...) -> true, f's results | false, error, refused: f(...)
+ * in protected mode while the state's allocations may grow by `bytes` at most; refused
+ * tells that the limit refused an allocation. For building what a file describes. */
+static int l_with_allocation_limit(lua_State *L) {
+  long long limit = (long long)rcl_check_integer_in(L, 1, "bytes", 0, LUA_MAXINTEGER);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  alloc_budget *b = (alloc_budget *)lua_newuserdatauv(L, sizeof *b, 0);
+  lua_replace(L, 1); /* the budget lives at 1 during the call */
+  b->alloc = lua_getallocf(L, &b->ud);
+  b->room = limit;
+  b->refused = 0;
+  lua_setallocf(L, limited_alloc, b);
+  int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  lua_setallocf(L, b->alloc, b->ud);
+  if (status == 0) {
+    lua_pushboolean(L, 1);
+    lua_replace(L, 1);
+    return lua_gettop(L);
+  }
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  lua_pushboolean(L, b->refused);
+  return 3;
+}
+
+static const luaL_Reg functional[] = {{"with_allocation_limit", l_with_allocation_limit},
+                                      {"linear_forward", l_linear_forward},
                                       {"linear_backward", l_linear_backward},
                                       {"embedding_forward", l_embedding_forward},
                                       {"embedding_backward", l_embedding_backward},

@@ -1,16 +1,10 @@
-/* safetensors encoding and decoding between Lua strings and tensors, and atomic
- * file writes (temporary file in the same directory, fsync, rename). */
-#define _POSIX_C_SOURCE 200809L
-
+/* safetensors encoding and decoding between Lua strings and tensors (files are written by
+ * files.c's write_file_atomic). */
 #include "safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../core/safetensors.h"
 #include "tensor.h"
@@ -228,7 +222,8 @@ static int l_st_decode(lua_State *L) {
     size_t numel;
     if (!rcl_shape_numel(shape, ndim, &numel)) {
       lua_pushlstring(L, e->name, e->name_len);
-      return luaL_error(L, "tensor '%s' is too large for recur (at most 2^40 elements)", lua_tostring(L, -1));
+      return luaL_error(L, "tensor '%s' is too large for recur (at most %s elements)", lua_tostring(L, -1),
+                        rcl_istr(L, (long long)RCL_MAX_NUMEL));
     }
     rc_tensor *t = rcl_new_tensor(L, ndim, shape);
     for (size_t k = 0; k < t->numel; k++) t->data[k] = rc_st_load(e->dtype, data + e->begin, k);
@@ -246,71 +241,6 @@ static int l_st_decode(lua_State *L) {
   return 3;
 }
 
-/* ---- atomic writes ----------------------------------------------------------------------------- */
-
-/* Writes all of data to fd; returns 0 or an errno value. */
-static int write_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
-    ssize_t w = write(fd, data, len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return w < 0 ? errno : EIO;
-    data += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
-/* fsync of the directory holding path, so that the rename itself is durable */
-static void sync_directory(const char *path) {
-  char dir[4096];
-  const char *slash = strrchr(path, '/');
-  size_t n = slash ? (size_t)(slash - path) : 0;
-  if (n >= sizeof dir) return;
-  if (n == 0)
-    strcpy(dir, slash ? "/" : ".");
-  else {
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-  }
-  int fd = open(dir, O_RDONLY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-}
-
-/* write_file_atomic(path, bytes): the file at path is either the old one or the new
- * one, whole, whatever happens during the write. No Lua error is raised while the
- * temporary file is open: failures are collected, cleaned up, then reported. */
-static int l_write_file_atomic(lua_State *L) {
-  size_t plen, len;
-  const char *path = luaL_checklstring(L, 1, &plen);
-  const char *data = luaL_checklstring(L, 2, &len);
-  char *tmp = (char *)lua_newuserdatauv(L, plen + 16, 0);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-  int fd = mkstemp(tmp);
-  if (fd < 0) return luaL_error(L, "cannot write %s: %s", path, strerror(errno));
-  /* mkstemp makes the file private: give it the replaced file's mode, else rw-r--r-- */
-  struct stat old;
-  fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644);
-  const char *step = "write";
-  int err = write_all(fd, data, len);
-  if (!err && fsync(fd) != 0) err = errno, step = "fsync";
-  if (close(fd) != 0 && !err) err = errno, step = "close";
-  if (!err && rename(tmp, path) != 0) err = errno, step = "rename";
-  if (err) {
-    unlink(tmp);
-    return luaL_error(L, "cannot write %s (%s failed: %s); the previous file, if any, is unchanged", path,
-                      step, strerror(err));
-  }
-  sync_directory(path);
-  return 0;
-}
-
-static const luaL_Reg st_functions[] = {{"st_encode", l_st_encode},
-                                        {"st_decode", l_st_decode},
-                                        {"write_file_atomic", l_write_file_atomic},
-                                        {NULL, NULL}};
+static const luaL_Reg st_functions[] = {{"st_encode", l_st_encode}, {"st_decode", l_st_decode}, {NULL, NULL}};
 
 void rcl_open_safetensors(lua_State *L) { luaL_setfuncs(L, st_functions, 0); }

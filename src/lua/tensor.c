@@ -16,7 +16,9 @@
 /* ---- storage and tensor userdata ---------------------------------------- */
 
 float *rcl_new_storage(lua_State *L, size_t n) {
-  if (n > RCL_MAX_NUMEL) luaL_error(L, "recur.Tensor: %f elements are too many (at most 2^40)", (double)n);
+  if (n > RCL_MAX_NUMEL)
+    luaL_error(L, "recur.Tensor: %s elements are too many (at most %s)", rcl_istr(L, (long long)n),
+               rcl_istr(L, (long long)RCL_MAX_NUMEL));
   unsigned char *block = (unsigned char *)lua_newuserdatauv(L, n * sizeof(float) + STORAGE_ALIGN, 0);
   luaL_setmetatable(L, STORAGE);
   float *data = (float *)(block + (STORAGE_ALIGN - (uintptr_t)block % STORAGE_ALIGN) % STORAGE_ALIGN);
@@ -30,8 +32,8 @@ static size_t checked_numel(lua_State *L, int ndim, const lua_Integer *shape) {
   if (ndim < 1 || ndim > RC_MAX_DIMS || !rcl_shape_numel(shape, ndim, &n)) {
     char text[160];
     rcl_shape_string(shape, ndim < 1 ? 0 : ndim > RC_MAX_DIMS ? RC_MAX_DIMS : ndim, text, sizeof text);
-    luaL_error(L, "recur.Tensor: shape %s is too large (at most 2^40 elements, 1 to %d dimensions)", text,
-               RC_MAX_DIMS);
+    luaL_error(L, "recur.Tensor: shape %s is too large (at most %s elements, 1 to %d dimensions)", text,
+               rcl_istr(L, (long long)RCL_MAX_NUMEL), RC_MAX_DIMS);
   }
   return n;
 }
@@ -77,8 +79,9 @@ static int read_shape(lua_State *L, int arg, lua_Integer *shape, int infer) {
 static int too_large(lua_State *L, int arg, const lua_Integer *shape, int ndim) {
   char text[160];
   rcl_shape_string(shape, ndim, text, sizeof text);
-  return luaL_argerror(
-      L, arg, lua_pushfstring(L, "shape: %s has too many elements (at most 2^40, and 2^40 per size)", text));
+  return luaL_argerror(L, arg,
+                       lua_pushfstring(L, "shape: %s has too many elements (at most %s)", text,
+                                       rcl_istr(L, (long long)RCL_MAX_NUMEL)));
 }
 
 static rc_tensor *new_from_shape_arg(lua_State *L, int arg) {
@@ -636,7 +639,7 @@ static int m_matmul(lua_State *L) {
   lua_Integer shape[2] = {a->shape[0], b->ndim == 2 ? b->shape[1] : 1};
   size_t n;
   if (!rcl_shape_numel(shape, b->ndim, &n))
-    return luaL_argerror(L, 2, "other: the product has too many elements (at most 2^40)");
+    return luaL_argerror(L, 2, "other: the product has too many elements");
   if (shape[0] > INT_MAX || shape[1] > INT_MAX || a->shape[1] > INT_MAX)
     return luaL_argerror(L, 2, "other: sizes above 2^31 - 1 do not fit BLAS");
   rc_tensor *c = rcl_new_tensor(L, b->ndim, shape);
