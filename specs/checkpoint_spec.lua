@@ -182,8 +182,8 @@ describe("safetensors checkpoints", function()
       local torch_y = recur.load("specs/fixtures/interop/recur_model_torch_outputs.safetensors").y
       helpers.assert_close(net:forward(io_.x), io_.y, 1e-6, "recur outputs")
       helpers.assert_close(io_.y, torch_y, 1e-5, "torch outputs")
-      if recur.util.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
-        assert.is_true(recur.util.execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
+      if helpers.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
+        assert.is_true(helpers.execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
           "specs/fixtures/interop/recur_model.safetensors specs/fixtures/interop/recur_model_io.safetensors >/dev/null"))
       end
     end)
@@ -195,7 +195,7 @@ describe("safetensors checkpoints", function()
     local function run_child(script, prefix)
       local path = os.tmpname() .. ".lua"
       write(path, string.format("package.path = %q\npackage.cpath = %q\n", package.path, package.cpath) .. script)
-      local ok = recur.util.execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
+      local ok = helpers.execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
       os.remove(path)
       return ok
     end

@@ -9,6 +9,13 @@ function helpers.interpreter()
   return v
 end
 
+--- os.execute as a boolean: true when the command exited with status 0 (5.1 returns a number).
+function helpers.execute(cmd)
+  local ok, _, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end
+  return ok == true and (code == nil or code == 0)
+end
+
 --- A fixture tensor {shape = ..., data = ...} as a recur.Tensor.
 function helpers.tensor_of(spec)
   return recur.tensor(spec.data):view(spec.shape)

@@ -8,8 +8,9 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
+local cli = dofile(root .. "examples/common/cli.lua")
 
-local opt = recur.util.parse_args(arg, {
+local opt = cli.parse_args(arg, {
   model = root .. "examples/charrnn/out/model.safetensors", prime = "\n", length = 500, temperature = 0.8,
   ["top-k"] = 0, seed = 1,
 }, "usage: lua5.4 examples/charrnn/sample.lua [--model FILE] [--prime TEXT] [--length N] [--temperature T] " ..

@@ -14,12 +14,13 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
+local cli = dofile(root .. "examples/common/cli.lua")
 
 local usage = [==[
 usage: lua5.4 examples/charrnn/train.lua [--data FILE] [--cell lstm|gru] [--layers N] [--hidden N]
   [--embed N] [--dropout P] [--seq N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--epochs N]
   [--max-minutes M] [--eval-every N] [--val-fraction F] [--seed N] [--threads N] [--out DIR] [--resume FILE]]==]
-local opt = recur.util.parse_args(arg, {
+local opt = cli.parse_args(arg, {
   data = root .. "examples/data/tinyshakespeare.txt", cell = "lstm", layers = 2, hidden = 128, embed = 64,
   dropout = 0.25, seq = 50, batch = 50, lr = 2e-3, ["lr-decay"] = 0.95, clip = 5, epochs = 30,
   ["max-minutes"] = 0, ["eval-every"] = 500, ["val-fraction"] = 0.05, seed = 123, threads = 0,
@@ -28,7 +29,7 @@ local opt = recur.util.parse_args(arg, {
 
 if opt.threads > 0 then recur.set_num_threads(opt.threads) end
 recur.manual_seed(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+cli.mkdir(opt.out)
 
 -- data: characters (UTF-8 aware) -> ids, split into train and validation streams
 local text = recur.data.read_file(opt.data)

@@ -10,14 +10,15 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
+local cli = dofile(root .. "examples/common/cli.lua")
 
-local opt = recur.util.parse_args(arg, {
+local opt = cli.parse_args(arg, {
   frames = 6000, hidden = 32, ["train-every"] = 8, ["buffer"] = 1024, ["seq"] = 32, batch = 16, lr = 5e-3,
   noise = 0.1, seed = 3, out = root .. "examples/game/out",
 }, "usage: lua5.4 examples/game/play.lua [--frames N] [--hidden N] [--train-every N] [--noise P] [--seed N]")
 recur.manual_seed(opt.seed)
 local gen = recur.Generator(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+cli.mkdir(opt.out)
 
 local MOVES = {"R", "D", "L", "U", "."} -- right, down, left, up, stay
 local ID = {R = 1, D = 2, L = 3, U = 4, ["."] = 5}
