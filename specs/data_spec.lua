@@ -76,7 +76,7 @@ describe("text pipeline", function()
     for i in b:epoch() do again[#again + 1] = i end
     assert.are.same({3, 4, 5}, again)
     assert.matches("100 tokens make no batch of 10 x 10 %(need at least 101%)",
-      error_of(data.CharBatches, {data = recur.zeros{100}, batch_size = 10, seq_len = 10}))
+      error_of(data.CharBatches, {data = recur.ones{100}, batch_size = 10, seq_len = 10}))
   end)
 end)
 
@@ -105,8 +105,10 @@ describe("time-series pipeline", function()
       {"temp,b\n", "no data rows after the header"},
       {"a,b\n1,2\n", "no column 'temp'; the columns are: a, b"},
       {"temp\n1\nabc\n", "row 2 %(line 3%), column 'temp': 'abc' is not a finite number"},
-      {"temp\n1\n\"\"\n", "row 2 %(line 3%), column 'temp': an empty cell is not a finite number"},
-      {"temp\nnan\n", "'nan' is not a finite number"},
+      {"temp\n1\n\"\"\n", "row 2 %(line 3%), column 'temp': an empty cell is a missing value %(read_csv's option " ..
+        "missing = \"skip\", \"nan\" or a number accepts it%)"},
+      {"temp\nnan\n", "'nan' is a missing value"},
+      {"temp\ninf\n", "'inf' is not a finite number"},
       {"temp,b\n1,2\n3\n", "row 2 %(line 3%) has 1 fields, expected 2"},
       {"temp\n\"1\n", "line 2: unterminated quote"},
     }

@@ -120,4 +120,16 @@ function helpers.error_of(fn, ...)
   return tostring(err)
 end
 
+--- The error fn raises when called from a Lua function of this file (not as a tail call), so
+-- that an error raised at the caller's level carries "helpers.lua:<line>:".
+function helpers.error_at_caller(fn, ...)
+  local args = {n = select("#", ...), ...}
+  local ok, err = pcall(function()
+    local result = fn((table.unpack or unpack)(args, 1, args.n))
+    return result
+  end)
+  assert(not ok, "expected an error, got none")
+  return tostring(err)
+end
+
 return helpers
