@@ -79,17 +79,11 @@ function data.utf8_chars(text)
   return out
 end
 
--- ids of a tensor, an IdBuffer or an array, as something indexable 1..n
-local function flat_ids(fn, ids)
-  if type(ids) == "table" then return ids, #ids end
-  check_ids(fn, "ids", ids)
-  if is_a(ids, "recur.Tensor") then ids = ids:view{-1} end
-  return ids, ids:numel()
-end
-
--- the token of each id, or an error naming the first id outside 1..#tokens
+-- the token of each id (a tensor, an IdBuffer or an array, checked by the caller), or an
+-- error naming the first id outside 1..#tokens
 local function tokens_of(tokens, ids)
-  local flat, n = flat_ids("decode", ids)
+  local flat, n = ids, type(ids) == "table" and #ids or ids:numel()
+  if is_a(ids, "recur.Tensor") then flat = ids:view{-1} end
   local out = {}
   for i = 1, n do
     local token = tokens[flat[i]]
@@ -152,25 +146,24 @@ end
 -- for up to 255 characters, 2 up to 65535): two passes over the file, bounded memory.
 function Vocab:encode_file(path)
   local f = open("encode_file", path)
-  local ok, ids = pcall(function()
-    local _, count = F.utf8_scan(f)
+  local ok, result, count = pcall(F.utf8_scan, f)
+  if ok then
     f:seek("set", 0)
-    return F.utf8_encode(f, self.chars, count)
-  end)
+    ok, result = pcall(F.utf8_encode, f, self.chars, count)
+  end
   f:close()
-  if not ok then error("encode_file: " .. path .. ": " .. tostring(ids), 2) end
-  return ids
+  if not ok then error("encode_file: " .. path .. ": " .. tostring(result), 2) end
+  return result
 end
 
 --- The text of ids (a tensor, an IdBuffer or an array).
 function Vocab:decode(ids)
+  if type(ids) ~= "table" then check_ids("decode", "ids", ids) end
   return table.concat(tokens_of(self.chars, ids))
 end
 
 --- Words
 -- @section words
-
-local WORD = "^[%w_\128-\255]+"
 
 --- The tokens of a text: words (runs of letters, digits, `_` and non-ASCII characters, with
 -- inner apostrophes as in "don't"), every other printable character alone (punctuation),
@@ -181,24 +174,7 @@ function data.tokenize(text, opts)
   check_string("tokenize", "text", text)
   local o = util.options("tokenize", opts or {}, {newlines = {"boolean", default = true},
     lower = {"boolean", default = false}})
-  if o.lower then text = text:lower() end
-  local out, p, n = {}, 1, #text
-  while p <= n do
-    local _, space_end = text:find("^[ \t\r\f\v]+", p)
-    if space_end then p = space_end + 1 end
-    if p > n then break end
-    local ch = text:sub(p, p)
-    local _, word_end = text:find(WORD, p)
-    if word_end then
-      while text:find("^'[%w_\128-\255]", word_end + 1) do word_end = select(2, text:find(WORD, word_end + 2)) end
-      out[#out + 1] = text:sub(p, word_end)
-      p = word_end + 1
-    else
-      if ch ~= "\n" or o.newlines then out[#out + 1] = ch end
-      p = p + 1
-    end
-  end
-  return out
+  return F.tokenize(text, o.newlines, o.lower)
 end
 
 -- the tokens of a file, chunk by chunk (a chunk ends at whitespace so no word is cut):
@@ -305,6 +281,7 @@ local OPENS = {["("] = true, ["["] = true, ["{"] = true, ["\n"] = true}
 --- The text of ids: tokens joined by spaces, none before closing punctuation and line
 -- breaks nor after opening brackets and line breaks (tokenizing loses the original spacing).
 function WordVocab:decode(ids)
+  if type(ids) ~= "table" then check_ids("decode", "ids", ids) end
   local tokens, out = tokens_of(self.tokens, ids), {}
   for i, token in ipairs(tokens) do
     if i > 1 and not CLOSES[token] and not OPENS[tokens[i - 1]] then out[#out + 1] = " " end
@@ -483,11 +460,13 @@ local function map_columns(self, fn_name, t, fn)
 end
 
 function Normalizer:apply(t)
-  return map_columns(self, "apply", t, function(col, c) return col:sub_(self.mean[c]):div_(self.std[c]) end)
+  local out = map_columns(self, "apply", t, function(col, c) return col:sub_(self.mean[c]):div_(self.std[c]) end)
+  return out -- not a tail call: map_columns' errors point at our caller
 end
 
 function Normalizer:invert(t)
-  return map_columns(self, "invert", t, function(col, c) return col:mul_(self.std[c]):add_(self.mean[c]) end)
+  local out = map_columns(self, "invert", t, function(col, c) return col:mul_(self.std[c]):add_(self.mean[c]) end)
+  return out
 end
 
 -- "2010-03-14 02:00:00" for messages

@@ -608,6 +608,45 @@ static int l_utf8_encode(lua_State *L) {
   return 1;
 }
 
+/* ---- words ------------------------------------------------------------------------------ */
+
+static int word_byte(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+         ch >= 0x80;
+}
+
+/* tokenize(text, newlines, lower) -> the tokens: words (runs of letters, digits, '_' and
+ * non-ASCII bytes, joined over inner apostrophes), each other printable byte alone, and "\n"
+ * per line break when `newlines`; other whitespace separates. `lower` lowercases ASCII. */
+static int l_tokenize(lua_State *L) {
+  size_t len;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  int newlines = lua_toboolean(L, 2), lower = lua_toboolean(L, 3);
+  char *scratch = (char *)lua_newuserdatauv(L, len ? len : 1, 0);
+  lua_newtable(L);
+  lua_Integer n = 0;
+  for (size_t i = 0; i < len;) {
+    unsigned char ch = s[i];
+    size_t start = i;
+    if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v' || (ch == '\n' && !newlines)) {
+      i++;
+      continue;
+    }
+    if (word_byte(ch)) {
+      while (i < len &&
+             (word_byte(s[i]) || (s[i] == '\'' && i + 1 < len && word_byte(s[i + 1]) && i > start)))
+        i++;
+    } else {
+      i++;
+    }
+    for (size_t k = start; k < i; k++)
+      scratch[k - start] = (char)(lower && s[k] >= 'A' && s[k] <= 'Z' ? s[k] - 'A' + 'a' : s[k]);
+    lua_pushlstring(L, scratch, i - start);
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
 /* isatty(file) -> whether the Lua file handle is a terminal (for progress lines) */
 static int l_isatty(lua_State *L) {
   FILE *f = check_file(L, 1);
@@ -622,6 +661,7 @@ static const luaL_Reg data_functions[] = {{"read_csv", l_read_csv},
                                           {"gather_windows", l_gather_windows},
                                           {"utf8_scan", l_utf8_scan},
                                           {"utf8_encode", l_utf8_encode},
+                                          {"tokenize", l_tokenize},
                                           {"isatty", l_isatty},
                                           {NULL, NULL}};
 
