@@ -9,6 +9,7 @@
 #include "generator.h"
 #include "layer.h"
 #include "tensor.h"
+#include "tensor_arith.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
@@ -62,6 +63,7 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   lua_pushliteral(L, RECUR_VERSION);
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
+  rcl_open_tensor_arith(L);
   rcl_open_generator(L);
   rcl_open_layers(L);
   rcl_open_functional(L);
