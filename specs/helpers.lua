@@ -9,12 +9,8 @@ function helpers.interpreter()
   return v
 end
 
---- os.execute as a boolean: true when the command exited with status 0 (5.1 returns a number).
-function helpers.execute(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == nil or code == 0)
-end
+--- os.execute as a boolean: true when the command exited with status 0 (the examples' helper).
+helpers.execute = dofile("examples/common/cli.lua").execute
 
 --- A fixture tensor {shape = ..., data = ...} as a recur.Tensor.
 function helpers.tensor_of(spec)

@@ -1,5 +1,6 @@
--- Samples text from a model saved by train.lua, one character per step with the
--- stepper API (the state stays inside the stepper between calls).
+-- Samples text from a model saved by train.lua, one character (or word, for a model trained
+-- with --level word) per step with the stepper API (the state stays inside the stepper
+-- between calls).
 --
 --   lua5.4 examples/charrnn/sample.lua --prime "ROMEO:" --length 400 --temperature 0.8 --top-k 10
 
@@ -18,7 +19,10 @@ local opt = cli.parse_args(arg, {
 if opt.temperature <= 0 then error("--temperature must be positive", 0) end
 
 local model, meta = recur.load_model(opt.model)
-local vocab = recur.data.Vocab(recur.json.decode(meta.vocab))
+local tokens = recur.json.decode(meta.vocab)
+local word_level = meta.vocab_kind == "word"
+local vocab = word_level and recur.data.WordVocab{tokens = {recur.util.unpack(tokens, 2)}, unknown = tokens[1]} or
+  recur.data.Vocab(tokens)
 local embed, rnn, decoder = recur.util.unpack(model.children)
 model:evaluate()
 local cell = rnn:stepper(1)
@@ -54,14 +58,18 @@ end
 
 local function step(id) return decoder:forward(cell:step(embed:forward({id}))) end
 
-local out, logits = {opt.prime}, nil
-for _, ch in ipairs(recur.data.utf8_chars(opt.prime)) do
-  local id = vocab.index[ch] or error(string.format("--prime: %q is not in the model's vocabulary", ch), 0)
+-- the prime's characters (or words: unknown ones stand as the unknown token)
+local logits
+local primed = word_level and recur.data.tokenize(opt.prime) or recur.data.utf8_chars(opt.prime)
+for _, token in ipairs(primed) do
+  local id = vocab.index[token] or (word_level and 1) or
+    error(string.format("--prime: %q is not in the model's vocabulary", token), 0)
   logits = step(id)
 end
-for _ = 1, opt.length do
-  local id = draw(distribution(logits))
-  out[#out + 1] = vocab.chars[id]
-  logits = step(id)
+if not logits then error("--prime: expected at least one " .. (word_level and "word" or "character"), 0) end
+local ids = {}
+for i = 1, opt.length do
+  ids[i] = draw(distribution(logits))
+  logits = step(ids[i])
 end
-io.write(table.concat(out), "\n")
+io.write(opt.prime, word_level and " " or "", vocab:decode(ids), "\n")

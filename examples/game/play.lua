@@ -14,8 +14,9 @@ local cli = dofile(root .. "examples/common/cli.lua")
 
 local opt = cli.parse_args(arg, {
   frames = 6000, hidden = 32, ["train-every"] = 8, ["buffer"] = 1024, ["seq"] = 32, batch = 16, lr = 5e-3,
-  noise = 0.1, seed = 3, out = root .. "examples/game/out",
-}, "usage: lua5.4 examples/game/play.lua [--frames N] [--hidden N] [--train-every N] [--noise P] [--seed N]")
+  noise = 0.1, seed = 3, guard = true, trace = "", out = root .. "examples/game/out",
+}, "usage: lua5.4 examples/game/play.lua [--frames N] [--hidden N] [--train-every N] [--noise P] [--lr X] " ..
+  "[--seed N] [--guard on|off] [--trace FILE] [--out DIR]")
 recur.manual_seed(opt.seed)
 local gen = recur.Generator(opt.seed)
 cli.mkdir(opt.out)
@@ -39,6 +40,8 @@ local gru = recur.GRU{input_size = #MOVES, hidden_size = opt.hidden}
 local head = recur.Linear{in_features = opt.hidden, out_features = #MOVES}
 local optimizer = recur.optim.Adam{{gru, head}, lr = opt.lr}
 local criterion = recur.CrossEntropyLoss()
+local guard = opt.guard and recur.train.LossGuard()
+local trace = opt.trace ~= "" and assert(io.open(opt.trace, "w"))
 local cell = gru:stepper(1)
 local onehot = recur.zeros{#MOVES}
 
@@ -49,7 +52,7 @@ local function predict(last_move)
 end
 
 -- one training step on random slices of the replay buffer
-local buffer = {}
+local buffer, train_steps = {}, 0
 local function train_step()
   local T, B = opt.seq, opt.batch
   local x, y = recur.zeros{T, B, #MOVES}, recur.zeros{T, B}
@@ -63,6 +66,9 @@ local function train_step()
   optimizer:zero_grad()
   local out = gru:forward(x)
   local loss = criterion:forward(head:forward(out), y)
+  train_steps = train_steps + 1
+  if trace then trace:write(train_steps, ",", loss, "\n") end
+  if guard then guard:check(loss, train_steps) end
   gru:backward(head:backward(criterion:backward()))
   recur.clip_grad_norm({gru, head}, 1)
   optimizer:step()
@@ -105,6 +111,7 @@ for frame = 1, opt.frames do
   end
 end
 
+if trace then trace:close() end
 local majority = math.max(recur.util.unpack(counts)) / opt.frames
 local window = math.min(2000, #hits)
 print(string.format("last %d frames: GRU %.1f%%, repeat-last-move %.1f%%, most frequent move %.1f%%; " ..
