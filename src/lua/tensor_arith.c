@@ -15,7 +15,8 @@ static const char *const METHODS[] = {"add", "sub", "mul", "div"};
 static const char *shape_of(lua_State *L, const rc_tensor *t) {
   char buf[160];
   rcl_shape_string(t->shape, t->ndim, buf, sizeof buf);
-  return lua_pushstring(L, buf);
+  lua_pushstring(L, buf);
+  return lua_tostring(L, -1);
 }
 
 static int same_shape(const rc_tensor *a, const rc_tensor *b) {
