@@ -157,6 +157,16 @@ describe("fit", function()
     assert.are.same({0.1, 0.05, 0.025}, {per_epoch[1].lr, per_epoch[2].lr, per_epoch[3].lr})
     local per_step = run("step")
     assert.are.equal(0.1 * 0.5 ^ 4, per_step[1].lr)
+    local every = (function()
+      recur.manual_seed(1)
+      local model = recur.Linear{in_features = 3, out_features = 1}
+      return train.fit{model = model, criterion = recur.MSELoss(), optimizer = recur.optim.SGD{model, lr = 0.1},
+        train = regression_loader(1, 4, 8), val = regression_loader(2, 1, 8), epochs = 2, val_every = 3,
+        progress = false, print = quiet()}
+    end)()
+    local validated = {}
+    for _, row in ipairs(every) do if row.val_loss then validated[#validated + 1] = row.step end end
+    assert.are.same({3, 6, 8}, validated) -- every 3 steps, and at the end of the run
     local short = run("epoch", 6)
     assert.are.equal("steps", short.stopped)
     assert.are.equal(2, #short)

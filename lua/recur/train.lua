@@ -500,9 +500,10 @@ function train.fit(opts)
         break
       end
     end
-    -- a validation at each epoch's end (unless every val_every steps) and at a stop mid-epoch
+    -- a validation at each epoch's end (unless every val_every steps), and at the run's end
+    local last = stopped or (ended and o.epochs and ctx.epoch >= o.epochs)
     local due = has_val and last_val_step ~= ctx.step and stopped ~= "early stopping" and
-      ((ended and not o.val_every) or (stopped and not ended))
+      ((ended and not o.val_every) or last)
     if due then
       stopped = validate() or stopped
     elseif since_count > 0 then
