@@ -11,6 +11,7 @@
 #include "safetensors.h"
 #include "stepper.h"
 #include "tensor.h"
+#include "tensor_arith.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
@@ -64,6 +65,7 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   lua_pushliteral(L, RECUR_VERSION);
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
+  rcl_open_tensor_arith(L);
   rcl_open_generator(L);
   /* F: the kernels, codecs and layer internals that lua/recur/ wraps (not in the `recur` table) */
   lua_newtable(L);
