@@ -236,8 +236,8 @@ end
 --- Broadcasting
 -- @section broadcast
 
--- the tensors of what: tensors as they are, modules and {param, grad} pairs by their
--- flat parameters, in a stable order, each once
+-- the tensors of what: tensors as they are (in a plain table too: a {param, grad} pair
+-- is two tensors), modules by their flat parameters; in a stable order, each once
 local function tensors_of(what)
   local out, seen = {}, {}
   local function add(t)
@@ -249,7 +249,7 @@ local function tensors_of(what)
   local function visit(v)
     if is_tensor(v) then
       add(v)
-    elseif type(v) == "table" and getmetatable(v) == nil and not (is_tensor(v[1]) and is_tensor(v[2])) then
+    elseif type(v) == "table" and getmetatable(v) == nil then
       local keys = {}
       for k in pairs(v) do keys[#keys + 1] = k end
       table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
