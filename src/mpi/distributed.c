@@ -26,12 +26,21 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tensor.h" /* the recur.Tensor userdata layout: data, numel */
 
 #define JOB "recur.distributed.Job"
 #define TAG_LEAVE 7001
 #define CHUNK ((size_t)1 << 30) /* elements per MPI call (MPI counts are int) */
+/* Waiting. A rank often waits for a busy one (still in backward, writing a checkpoint,
+ * evaluating): a wait polls MPI flat out for its first millisecond, then naps 50 us between
+ * polls, so that a waiting rank leaves its core to others. Tensor collectives first wait
+ * for every rank to arrive (a barrier, with naps), then move the data polling flat out:
+ * MPI moves data only while it is polled, and naps would slow a 1 MB allreduce several
+ * times over. */
+#define SPIN_SECONDS 1e-3
+#define NAP_NANOSECONDS 50000L
 
 typedef struct job {
   MPI_Comm comm;          /* MPI_COMM_NULL until init */
@@ -95,17 +104,24 @@ static void enter(lua_State *L, job *j, const char *label) {
   if (j->first_left < j->entered) raise_departed(L, j, label);
 }
 
-/* Waits for n requests while watching for leave messages. The values at pins..top (the
- * requests' userdata and the buffers) are pinned when a departed rank means they never
- * complete. */
-static void wait_all(lua_State *L, job *j, int n, MPI_Request *req, int pins, const char *label) {
+/* Waits for n requests while watching for leave messages, napping after SPIN_SECONDS if
+ * `nap`. The values at pins..top (the requests' userdata and the buffers) are pinned when
+ * a departed rank means they never complete. */
+static void wait_all(lua_State *L, job *j, int n, MPI_Request *req, int pins, const char *label, int nap) {
+  double start = MPI_Wtime();
   for (;;) {
     int done = 0, arrived = 0;
     MPI_Status st;
     check_mpi(L, j, MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE), label);
     if (done) return;
     check_mpi(L, j, MPI_Iprobe(MPI_ANY_SOURCE, TAG_LEAVE, j->comm, &arrived, &st), label);
-    if (!arrived) continue;
+    if (!arrived) {
+      if (nap && MPI_Wtime() - start > SPIN_SECONDS) {
+        struct timespec pause = {0, NAP_NANOSECONDS};
+        nanosleep(&pause, NULL);
+      }
+      continue;
+    }
     long long count = 0;
     check_mpi(L, j, MPI_Recv(&count, 1, MPI_LONG_LONG, st.MPI_SOURCE, TAG_LEAVE, j->comm, MPI_STATUS_IGNORE),
               label);
@@ -225,15 +241,20 @@ static int l_size(lua_State *L) {
 
 /* ---- collectives ----------------------------------------------------------------------- */
 
-/* barrier(label) */
-static int l_barrier(lua_State *L) {
-  const char *label = luaL_checkstring(L, 1);
-  job *j = check_job(L, label);
+/* returns once every rank has called it */
+static void barrier(lua_State *L, job *j, const char *label) {
   enter(L, j, label);
   int pins = lua_gettop(L) + 1;
   MPI_Request *req = new_requests(L, 1);
   check_mpi(L, j, MPI_Ibarrier(j->comm, req), label);
-  wait_all(L, j, 1, req, pins, label);
+  wait_all(L, j, 1, req, pins, label, 1);
+  lua_pop(L, 1);
+}
+
+/* barrier(label) */
+static int l_barrier(lua_State *L) {
+  const char *label = luaL_checkstring(L, 1);
+  barrier(L, check_job(L, label), label);
   return 0;
 }
 
@@ -248,6 +269,7 @@ static int l_allreduce(lua_State *L) {
   lua_Integer n = luaL_len(L, 1);
   size_t total = 0;
   for (lua_Integer i = 1; i <= n; i++) total += chunks_of(tensor_at(L, 1, i, label)->numel);
+  barrier(L, j, label);
   enter(L, j, label);
   int pins = lua_gettop(L) + 1;
   MPI_Request *req = new_requests(L, total);
@@ -261,7 +283,7 @@ static int l_allreduce(lua_State *L) {
                 label);
     }
   }
-  wait_all(L, j, (int)k, req, pins, label);
+  wait_all(L, j, (int)k, req, pins, label, 0);
   if (mean && j->size > 1) {
     float ranks = (float)j->size;
     for (lua_Integer i = 1; i <= n; i++) {
@@ -289,7 +311,7 @@ static int l_allreduce_numbers(lua_State *L) {
   int pins = lua_gettop(L);
   MPI_Request *req = new_requests(L, 1);
   check_mpi(L, j, MPI_Iallreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, op, j->comm, req), label);
-  wait_all(L, j, 1, req, pins, label);
+  wait_all(L, j, 1, req, pins, label, 1);
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
     lua_pushnumber(L, values[i]);
@@ -307,6 +329,7 @@ static int l_broadcast(lua_State *L) {
   lua_Integer n = luaL_len(L, 1);
   size_t total = 0;
   for (lua_Integer i = 1; i <= n; i++) total += chunks_of(tensor_at(L, 1, i, label)->numel);
+  barrier(L, j, label);
   enter(L, j, label);
   int pins = lua_gettop(L) + 1;
   MPI_Request *req = new_requests(L, total);
@@ -319,7 +342,7 @@ static int l_broadcast(lua_State *L) {
       check_mpi(L, j, MPI_Ibcast(t->data + at, count, MPI_FLOAT, root, j->comm, &req[k++]), label);
     }
   }
-  wait_all(L, j, (int)k, req, pins, label);
+  wait_all(L, j, (int)k, req, pins, label, 0);
   return 0;
 }
 
@@ -336,7 +359,7 @@ static int l_broadcast_string(lua_State *L) {
   int pins = lua_gettop(L);
   MPI_Request *req = new_requests(L, 1);
   check_mpi(L, j, MPI_Ibcast(n, 1, MPI_LONG_LONG, root, j->comm, req), label);
-  wait_all(L, j, 1, req, pins, label);
+  wait_all(L, j, 1, req, pins, label, 1);
   if (*n > INT_MAX) return luaL_error(L, "%s: a string of %s bytes is too long", label, rcl_istr(L, *n));
   char *buf = (char *)lua_newuserdatauv(L, (size_t)(*n ? *n : 1), 0);
   if (s) memcpy(buf, s, len);
@@ -344,7 +367,7 @@ static int l_broadcast_string(lua_State *L) {
   pins = lua_gettop(L);
   req = new_requests(L, 1);
   check_mpi(L, j, MPI_Ibcast(buf, (int)*n, MPI_CHAR, root, j->comm, req), label);
-  wait_all(L, j, 1, req, pins, label);
+  wait_all(L, j, 1, req, pins, label, 1);
   lua_pushlstring(L, buf, (size_t)*n);
   return 1;
 }
@@ -367,7 +390,7 @@ static int l_gather_strings(lua_State *L) {
   int pins = lua_gettop(L);
   MPI_Request *req = new_requests(L, 1);
   check_mpi(L, j, MPI_Igather(mine, 1, MPI_INT, counts, 1, MPI_INT, root, j->comm, req), label);
-  wait_all(L, j, 1, req, pins, label);
+  wait_all(L, j, 1, req, pins, label, 1);
   size_t total = 0;
   for (int r = 0; is_root && r < size; r++) {
     displs[r] = (int)total;
@@ -382,7 +405,7 @@ static int l_gather_strings(lua_State *L) {
   lua_pushvalue(L, 1); /* the string MPI reads from */
   check_mpi(L, j, MPI_Igatherv(s, (int)len, MPI_CHAR, buf, counts, displs, MPI_CHAR, root, j->comm, req),
             label);
-  wait_all(L, j, 1, req, pins, label);
+  wait_all(L, j, 1, req, pins, label, 1);
   if (!is_root) return 0;
   lua_createtable(L, size, 0);
   for (int r = 0; r < size; r++) {
