@@ -325,9 +325,11 @@ function dist.on_main(fn, ...)
 end
 
 --- Saves a training checkpoint from rank 0 (recur.checkpoint.save_training's `parts`);
--- every rank must call it. The data iterators' positions of all ranks are kept
--- (`parts.data:state()` of each rank), so that each rank resumes its own shard. If rank 0
--- cannot write the file, every rank raises its error.
+-- every rank must call it. The data iterators' positions of all ranks are kept: the data
+-- state saved is rank 0's `parts.data:state()` plus a field `distributed = {world = n,
+-- ranks = {state of rank 0, ...}}`, so that each rank resumes its own shard and a single
+-- process can resume too (from rank 0's position). If rank 0 cannot write the file, every
+-- rank raises its error.
 function dist.save_training(path, parts)
   need_init("save_training")
   if type(parts) ~= "table" then error("recur.distributed.save_training: expected {model = ..., ...}", 2) end
@@ -337,7 +339,12 @@ function dist.save_training(path, parts)
     local states = call(2, mpi.gather_strings, json.encode(parts.data:state()), 0, "save_training")
     if states then
       for r, s in ipairs(states) do states[r] = json.decode(s) end
-      mine.data = {state = function() return {world = #states, ranks = states} end}
+      local saved = {}
+      if type(states[1]) == "table" then
+        for k, v in pairs(states[1]) do saved[k] = v end
+      end
+      saved.distributed = {world = #states, ranks = states}
+      mine.data = {state = function() return saved end}
     end
   end
   local ok, err = pcall(dist.on_main, checkpoint.save_training, path, mine)
@@ -346,7 +353,8 @@ end
 
 --- Restores a training checkpoint (from save_training, or from a single process) on every
 -- rank: every rank reads `path` (on several machines, a shared file system or a copy at the
--- same path), each rank takes its own data position, then the model and the optimizer are
+-- same path), each rank takes its own data position (a single process's position goes to
+-- every rank as it is), then the model and the optimizer are
 -- broadcast from rank 0 so that the ranks start identical. Raises on every rank if any
 -- rank could not read the file. Returns what recur.checkpoint.load_training returns.
 function dist.load_training(path, parts)
@@ -359,12 +367,13 @@ function dist.load_training(path, parts)
   for k, v in pairs(parts) do mine[k] = v end
   if parts.data then
     mine.data = {load_state = function(_, s)
-      if type(s) == "table" and s.ranks then
-        if s.world ~= size then
+      local saved = type(s) == "table" and s.distributed
+      if saved then
+        if saved.world ~= size then
           error(string.format("the checkpoint holds the data positions of %d ranks, this job has %d (resume with " ..
-            "%d ranks)", s.world, size, s.world), 0)
+            "%d ranks)", saved.world, size, saved.world), 0)
         end
-        s = s.ranks[rank + 1]
+        s = saved.ranks[rank + 1]
       end
       parts.data:load_state(s)
     end}

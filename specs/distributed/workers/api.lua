@@ -201,6 +201,9 @@ check("save_training on rank 0, load_training on every rank with its own data po
   local info = dist.load_training(path, {model = model, optimizer = fresh, data = data})
   assert(info.iteration == 7)
   assert(data.position == 100 + rank, "own data position, got " .. tostring(data.position))
+  local single = data_of(-1) -- a single process resumes from rank 0's position
+  recur.checkpoint.load_training(path, {model = model, data = single})
+  assert(single.position == 100, "rank 0's position, got " .. tostring(single.position))
   assert(model:parameters()[2]:sub(saved):norm() == 0)
   assert(fresh:state().step == 1 and equal_on_all_ranks(fresh:state().buffers[2].exp_avg))
 end)
@@ -217,7 +220,7 @@ check("load_training refuses the data positions of another number of ranks", fun
   local model = common.model("lstm", 8)
   local path = dir .. "/three.safetensors"
   dist.on_main(recur.checkpoint.save_training, path, {model = model,
-    data = {state = function() return {world = size + 1, ranks = {}} end}})
+    data = {state = function() return {position = 0, distributed = {world = size + 1, ranks = {}}} end}})
   local err = error_of(dist.load_training, path, {model = model, data = data_of(0)})
   assert(err:find(string.format("the data positions of %d ranks, this job has %d", size + 1, size), 1, true), err)
 end)
