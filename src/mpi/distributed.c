@@ -47,6 +47,7 @@ typedef struct job {
   MPI_Request *leave_req; /* size requests for the leave messages, in a userdata the Job pins */
   long long entered;      /* collectives this rank has entered */
   long long first_left;   /* the smallest count a departed rank left with (LLONG_MAX: none) */
+  int first_leaver;       /* the rank that left with that count */
   int rank, size, owns_mpi, departed, failed;
 } job;
 
@@ -83,19 +84,23 @@ static void check_mpi(lua_State *L, job *j, int code, const char *label) {
   luaL_error(L, "%s: MPI error: %s", label, msg);
 }
 
-/* a rank with the given count has left: it never entered collectives after that count */
-static void record_leave(job *j, long long count) {
+/* rank `who` has left after `count` collectives: it never enters the later ones */
+static void record_leave(job *j, int who, long long count) {
   j->departed++;
-  if (count < j->first_left) j->first_left = count;
+  if (count < j->first_left) {
+    j->first_left = count;
+    j->first_leaver = who;
+  }
 }
 
 static void raise_departed(lua_State *L, job *j, const char *label) {
   j->failed = 1;
   luaL_error(L,
-             "%s: a rank left the job after %s collectives, while rank %d waits in collective %s "
-             "(an error or an early end on that rank, or ranks that ran different steps); the job "
+             "%s: rank %d left the job after %s collectives, while rank %d waits in collective %s "
+             "(an error or an early end on rank %d, or ranks that ran different steps); the job "
              "aborts when this rank ends",
-             label, rcl_istr(L, j->first_left), j->rank, rcl_istr(L, j->entered));
+             label, j->first_leaver, rcl_istr(L, j->first_left), j->rank, rcl_istr(L, j->entered),
+             j->first_leaver);
 }
 
 /* counts a new collective; raises if a rank has already left before it */
@@ -125,7 +130,7 @@ static void wait_all(lua_State *L, job *j, int n, MPI_Request *req, int pins, co
     long long count = 0;
     check_mpi(L, j, MPI_Recv(&count, 1, MPI_LONG_LONG, st.MPI_SOURCE, TAG_LEAVE, j->comm, MPI_STATUS_IGNORE),
               label);
-    record_leave(j, count);
+    record_leave(j, st.MPI_SOURCE, count);
     if (j->first_left < j->entered) {
       for (int i = pins; i <= lua_gettop(L); i++) pin(L, i);
       raise_departed(L, j, label);
