@@ -22,24 +22,14 @@
 -- finalised when the Lua state closes (the end of the script, or `os.exit(code, true)`;
 -- a plain `os.exit(code)` skips it, and mpirun then reports the rank as failed).
 -- @module recur.distributed
-local core = require "recur.core"
-local checkpoint = require "recur.checkpoint"
-local json = require "recur.json"
+local recur = require "recur"
 local mpi = require "recur.distributed_core"
-local nn = require "recur.nn"
-local util = require "recur.util"
 
+local checkpoint, json, nn, util = recur.checkpoint, recur.json, recur.nn, recur.util
+local is_tensor = recur.is_tensor
 local dist = {}
 
-local function is_tensor(v)
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "recur.Tensor"
-end
-
-local function is_optimizer(v)
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "recur.Optimizer"
-end
+local function is_optimizer(v) return util.describe(v) == "recur.Optimizer" end
 
 -- Calls a function of the C module or of recur; an error is raised again at `level`
 -- (from the caller of the function calling `call`), so that it points at the user's line.
@@ -287,7 +277,7 @@ local function broadcast_optimizer(opt, root)
     local i = g[1]
     buffers[i] = {}
     for _, name in ipairs(g[2]) do
-      local t = state and state.buffers[i][name] or core.zeros{opt._pairs[i][1]:numel()}
+      local t = state and state.buffers[i][name] or recur.zeros{opt._pairs[i][1]:numel()}
       buffers[i][name], tensors[#tensors + 1] = t, t
     end
   end

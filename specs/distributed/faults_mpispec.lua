@@ -5,6 +5,12 @@ local mpirun = require "specs.distributed.mpirun"
 
 local FAULTS, TRAIN = "specs/distributed/workers/faults.lua", "specs/distributed/workers/train.lua"
 
+-- a job that failed as it should: non-zero status, not the timeout's, in under 30 s
+local function assert_failed_fast(out, status, seconds)
+  assert(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out)
+  assert(seconds < 30, string.format("took %.1f s", seconds))
+end
+
 describe("a distributed job", function()
   it("raises a clear error for every call before dist.init(), then runs alone without mpirun", function()
     local out, status = mpirun.plain(FAULTS, {"before"})
@@ -15,8 +21,7 @@ describe("a distributed job", function()
 
   it("ends on every rank when one rank raises an error", function()
     local out, status, seconds = mpirun.ranks(2, FAULTS, {"error"}, 60)
-    assert(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out)
-    assert(seconds < 30, string.format("took %.1f s", seconds))
+    assert_failed_fast(out, status, seconds)
     assert.matches("rank 1 failed on purpose at step 3", out, 1, true)
     assert.matches("allreduce_gradients: rank 1 left the job after %d+ collectives, while rank 0 waits", out)
     assert.is_nil(out:find("finished", 1, true), out)
@@ -24,15 +29,14 @@ describe("a distributed job", function()
 
   it("ends with an error when the ranks run different numbers of collectives", function()
     local out, status, seconds = mpirun.ranks(2, FAULTS, {"extra"}, 60)
-    assert(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out)
-    assert(seconds < 30, string.format("took %.1f s", seconds))
+    assert_failed_fast(out, status, seconds)
     assert.matches("rank 1 finished 5 steps", out, 1, true)
     assert.matches("rank 1 left the job after %d+ collectives, while rank 0 waits in collective", out)
   end)
 
   it("raises on every rank when the ranks' models differ", function()
-    local out, status = mpirun.ranks(2, FAULTS, {"mismatch"}, 60)
-    assert(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out)
+    local out, status, seconds = mpirun.ranks(2, FAULTS, {"mismatch"}, 60)
+    assert_failed_fast(out, status, seconds)
     assert.matches("the ranks' parameters differ: rank(s) 1 against rank 0; this rank has gradient buffer 2: " ..
       "2208 values where rank 0 has gradient buffer 2: 1600 values", out, 1, true)
     assert.matches("the ranks' parameters differ: rank(s) 1 against rank 0; their own messages say how", out, 1, true)
@@ -60,8 +64,7 @@ describe("a distributed job", function()
     end)
 
     it("exits non-zero within 30 s", function()
-      assert(status and status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. mpirun.read(log))
-      assert(seconds < 30, string.format("took %.1f s", seconds))
+      assert_failed_fast(mpirun.read(log), status, seconds)
     end)
 
     it("leaves a checkpoint that loads", function()

@@ -263,14 +263,10 @@ static int l_barrier(lua_State *L) {
   return 0;
 }
 
-/* allreduce(tensors, op, mean, label): reduces every tensor in place, one collective each
- * (all in flight at once); with mean, divides the sums by the number of ranks */
-static int l_allreduce(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  MPI_Op op = op_of(L, luaL_checkstring(L, 2));
-  int mean = lua_toboolean(L, 3);
-  const char *label = luaL_checkstring(L, 4);
-  job *j = check_job(L, label);
+/* Runs one collective per chunk of every tensor in the array at index 1, all in flight at
+ * once, once every rank has arrived: an allreduce with `op` in place, or (root >= 0) a
+ * broadcast from root. */
+static void tensor_collectives(lua_State *L, job *j, MPI_Op op, int root, const char *label) {
   lua_Integer n = luaL_len(L, 1);
   size_t total = 0;
   for (lua_Integer i = 1; i <= n; i++) total += chunks_of(tensor_at(L, 1, i, label)->numel);
@@ -282,16 +278,31 @@ static int l_allreduce(lua_State *L) {
   size_t k = 0;
   for (lua_Integer i = 1; i <= n; i++) {
     rc_tensor *t = tensor_at(L, 1, i, label);
-    for (size_t at = 0; at < t->numel; at += CHUNK) {
+    for (size_t at = 0; at < t->numel; at += CHUNK, k++) {
       int count = (int)(t->numel - at < CHUNK ? t->numel - at : CHUNK);
-      check_mpi(L, j, MPI_Iallreduce(MPI_IN_PLACE, t->data + at, count, MPI_FLOAT, op, j->comm, &req[k++]),
+      check_mpi(L, j,
+                root >= 0
+                    ? MPI_Ibcast(t->data + at, count, MPI_FLOAT, root, j->comm, &req[k])
+                    : MPI_Iallreduce(MPI_IN_PLACE, t->data + at, count, MPI_FLOAT, op, j->comm, &req[k]),
                 label);
     }
   }
   wait_all(L, j, (int)k, req, pins, label, 0);
+  lua_pop(L, 2);
+}
+
+/* allreduce(tensors, op, mean, label): reduces every tensor in place; with mean, divides
+ * the sums by the number of ranks */
+static int l_allreduce(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  MPI_Op op = op_of(L, luaL_checkstring(L, 2));
+  int mean = lua_toboolean(L, 3);
+  const char *label = luaL_checkstring(L, 4);
+  job *j = check_job(L, label);
+  tensor_collectives(L, j, op, -1, label);
   if (mean && j->size > 1) {
     float ranks = (float)j->size;
-    for (lua_Integer i = 1; i <= n; i++) {
+    for (lua_Integer i = 1, n = luaL_len(L, 1); i <= n; i++) {
       rc_tensor *t = tensor_at(L, 1, i, label);
       for (size_t e = 0; e < t->numel; e++) t->data[e] /= ranks;
     }
@@ -331,23 +342,8 @@ static int l_broadcast(lua_State *L) {
   int root = (int)luaL_checkinteger(L, 2);
   const char *label = luaL_checkstring(L, 3);
   job *j = check_job(L, label);
-  lua_Integer n = luaL_len(L, 1);
-  size_t total = 0;
-  for (lua_Integer i = 1; i <= n; i++) total += chunks_of(tensor_at(L, 1, i, label)->numel);
-  barrier(L, j, label);
-  enter(L, j, label);
-  int pins = lua_gettop(L) + 1;
-  MPI_Request *req = new_requests(L, total);
-  lua_pushvalue(L, 1);
-  size_t k = 0;
-  for (lua_Integer i = 1; i <= n; i++) {
-    rc_tensor *t = tensor_at(L, 1, i, label);
-    for (size_t at = 0; at < t->numel; at += CHUNK) {
-      int count = (int)(t->numel - at < CHUNK ? t->numel - at : CHUNK);
-      check_mpi(L, j, MPI_Ibcast(t->data + at, count, MPI_FLOAT, root, j->comm, &req[k++]), label);
-    }
-  }
-  wait_all(L, j, (int)k, req, pins, label, 0);
+  if (root < 0 || root >= j->size) return luaL_error(L, "%s: root %d is not a rank", label, root);
+  tensor_collectives(L, j, MPI_OP_NULL, root, label);
   return 0;
 }
 
