@@ -24,6 +24,7 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,11 +35,11 @@
 #define TAG_LEAVE 7001
 #define CHUNK ((size_t)1 << 30) /* elements per MPI call (MPI counts are int) */
 /* Waiting. A rank often waits for a busy one (still in backward, writing a checkpoint,
- * evaluating): a wait polls MPI flat out for its first millisecond, then naps 50 us between
- * polls, so that a waiting rank leaves its core to others. Tensor collectives first wait
- * for every rank to arrive (a barrier, with naps), then move the data polling flat out:
- * MPI moves data only while it is polled, and naps would slow a 1 MB allreduce several
- * times over. */
+ * evaluating): a wait polls MPI for its first millisecond (yielding the core between polls
+ * to any other runnable process), then naps 50 us between polls, so that a waiting rank
+ * leaves its core to others. Tensor collectives first wait for every rank to arrive (a
+ * barrier, with naps), then move the data without naps: MPI moves data only while it is
+ * polled, and naps would slow a 1 MB allreduce several times over. */
 #define SPIN_SECONDS 1e-3
 #define NAP_NANOSECONDS 50000L
 
@@ -124,6 +125,8 @@ static void wait_all(lua_State *L, job *j, int n, MPI_Request *req, int pins, co
       if (nap && MPI_Wtime() - start > SPIN_SECONDS) {
         struct timespec pause = {0, NAP_NANOSECONDS};
         nanosleep(&pause, NULL);
+      } else {
+        sched_yield(); /* a rank that shares its core with others lets them run */
       }
       continue;
     }
