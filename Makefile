@@ -298,8 +298,15 @@ build/tsan/threads: examples/embed/threads.c $(TSAN_SRC) $(HDR) include/recur.h
 	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -fsanitize=thread -o $@ $< $(TSAN_SRC) $(LUA_STATIC) \
 	  -lm -ldl -lpthread
 
-tsan: build/tsan/threads
+# recur's own workers under TSan: two states with 3 threads each (specs/hosts/workers.c)
+build/tsan/workers: specs/hosts/workers.c $(TSAN_SRC) $(HDR) include/recur.h
+	@mkdir -p build/tsan
+	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -fsanitize=thread -o $@ $< $(TSAN_SRC) $(LUA_STATIC) \
+	  -lm -ldl -lpthread
+
+tsan: build/tsan/threads build/tsan/workers
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/tsan/threads
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/tsan/workers
 
 # Every allocation of a training step fails in turn: each must be a clean Lua error.
 oom-check: build/hosts/oom

@@ -599,6 +599,21 @@ local function define_family(f)
 end
 
 --- Runs the layer over whole sequences (see the family constructors for the arguments).
+--
+-- **Results and their memory.** Every call returns new tensors: a result you hold never
+-- changes when the layer runs again. The options table takes `out`, a tensor of y's shape
+-- that forward writes y into and returns instead of a new tensor (PyTorch's `out=`): handing
+-- the last y back makes a training or inference loop allocate no new output memory (a
+-- multi-megabyte y is otherwise fresh memory, page-faulted in, on every call). `out` must not
+-- share memory with x, h0, c0 or the layer's parameters and gradients; its old values are
+-- overwritten, so pass it only when you no longer need them.
+--
+-- **Threads.** After `recur.set_num_threads(n)` with n > 1, the layer runs on n threads:
+-- the batch split in groups of rows, each running the whole recurrence (a bidirectional
+-- layer runs its two directions side by side, and splits the batch among n/2 threads each).
+-- Results equal those of 1 thread within float rounding (the sums of the weight gradients are
+-- added in another order) and are the same bits for a given n; dropout masks do not depend
+-- on n. A batch of one row, unidirectional, runs on one thread.
 function Recurrent:forward(...)
   local r = recurrence(self, "forward")
   r:set_training(self._training)
@@ -608,7 +623,10 @@ function Recurrent:forward(...)
 end
 
 --- Backward through the last forward: accumulates the parameter gradients and returns
--- the gradients of x, h0 (and c0).
+-- the gradients of x, h0 (and c0). A last options table may give `out`, a tensor of x's
+-- shape that dx is written into and returned as (see `forward`); it must not share memory
+-- with the gradients passed in or the layer's parameters and gradients. It runs on the
+-- threads of its forward.
 function Recurrent:backward(...)
   local dx, dh0, dc0 = recurrence(self, "backward"):backward(...)
   if dc0 == nil then return dx, dh0 end
@@ -667,8 +685,9 @@ end
 -- `num_layers` (1), `nonlinearity` ("tanh" or "relu"), `bias` (true), `batch_first` (false),
 -- `dropout` (0, between layers, from the default generator), `bidirectional` (false),
 -- `input_dropout` and `recurrent_dropout` (0: variational dropout, from `generator`),
--- `generator` (init and variational masks). `forward(x[, h0][, {lengths = ...}])` -> y, hn;
--- `backward(gy[, ghn])` -> dx, dh0. doc/adding-a-cell.md lists the parameter names.
+-- `generator` (init and variational masks). `forward(x[, h0][, {lengths = ..., out = y}])`
+-- -> y, hn; `backward(gy[, ghn][, {out = dx}])` -> dx, dh0. doc/adding-a-cell.md lists the
+-- parameter names.
 -- @function RNN
 -- @tparam table options
 
@@ -678,8 +697,8 @@ end
 -- @tparam table options
 
 --- An LSTM, as torch.nn.LSTM, with RNN's options but `nonlinearity`, and `proj_size` (0),
--- `layer_norm` (false) and `peephole` (false). `forward(x[, h0[, c0]][, {lengths = ...}])`
--- -> y, hn, cn; `backward(gy[, ghn[, gcn]])` -> dx, dh0, dc0.
+-- `layer_norm` (false) and `peephole` (false). `forward(x[, h0[, c0]][, {lengths = ..., out = y}])`
+-- -> y, hn, cn; `backward(gy[, ghn[, gcn]][, {out = dx}])` -> dx, dh0, dc0.
 -- @function LSTM
 -- @tparam table options
 
