@@ -61,8 +61,13 @@ lint:
 format:
 	clang-format -i $(SRC) $(HDR)
 
-docs:
-	ldoc .
+# the LDoc reference in build/docs (needs Debian's lua-ldoc); fails on any LDoc warning
+# and on any public function or method without an entry (tools/doc-coverage.lua)
+docs: recur/core.so
+	rm -rf build/docs
+	ldoc --fatalwarnings --testing . >build/ldoc.log 2>&1 || { cat build/ldoc.log; exit 1; }
+	! grep -iv -e '^format: using built-in markdown' -e '^reading configuration' -e '^output written' -e '^format: markdown not found' build/ldoc.log
+	$(LUA) tools/doc-coverage.lua build/docs
 
 install:
 	luarocks --lua-version=5.4 make recur-scm-1.rockspec
