@@ -51,7 +51,10 @@ for _, m in ipairs(modules) do need(type(recur[m]) == "table", "recur." .. m) en
 -- the methods of an object, under its class (or its bases') on the given page
 local function check_methods(object, class, page, bases)
   local mt = getmetatable(object)
-  local index = type(mt.__index) == "table" and mt.__index or mt
+  local index = mt.__index
+  -- Tensor's __index is a C function reading its methods from its first upvalue
+  if type(index) == "function" then index = select(2, debug.getupvalue(index, 1)) end
+  assert(type(index) == "table", class .. ": no method table")
   local seen = {}
   local t = index
   while type(t) == "table" and not seen[t] do

@@ -371,7 +371,7 @@ end
 -- @tparam Tensor x `(..., in_features)`
 -- @treturn Tensor `(..., out_features)`
 function Linear:forward(x)
-  local y = F.linear_forward(x, self._views.weight, self._views.bias)
+  local y = util.call("Linear:forward", F.linear_forward, x, self._views.weight, self._views.bias)
   self._input = x
   return y
 end
@@ -381,8 +381,8 @@ end
 -- @treturn Tensor the input gradient `(..., in_features)`
 function Linear:backward(grad_output)
   check_forward_done(self, "Linear")
-  return F.linear_backward(self._input, self._views.weight, grad_output, self._grad_views.weight,
-    self._grad_views.bias)
+  return util.call("Linear:backward", F.linear_backward, self._input, self._views.weight, grad_output,
+    self._grad_views.weight, self._grad_views.bias)
 end
 
 --- The constructor options, for checkpoints.
@@ -442,7 +442,7 @@ function Embedding:forward(indices)
     indices = raw_copy(indices)
     if type(indices[1]) == "table" then indices = core.tensor(indices) end
   end
-  local out = F.embedding_forward(self._views.weight, indices)
+  local out = util.call("Embedding:forward", F.embedding_forward, self._views.weight, indices)
   self._input = type(indices) == "table" and indices or indices:clone()
   return out
 end
@@ -452,7 +452,7 @@ end
 -- @treturn nil the indices have no gradient
 function Embedding:backward(grad_output)
   check_forward_done(self, "Embedding")
-  F.embedding_backward(self._grad_views.weight, self._input, grad_output)
+  util.call("Embedding:backward", F.embedding_backward, self._grad_views.weight, self._input, grad_output)
   return nil
 end
 

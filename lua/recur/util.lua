@@ -41,7 +41,8 @@ local function user_level()
   while true do
     local info = debug.getinfo(level, "S")
     if not info then return 0 end -- no user code on the stack (a host called recur directly)
-    if info.what ~= "C" and not is_own(info.source) then return level - 1 end
+    -- C functions and Lua 5.1's "(tail call)" markers (what == "tail") are not user code
+    if info.what ~= "C" and info.what ~= "tail" and not is_own(info.source) then return level - 1 end
     level = level + 1
   end
 end
