@@ -80,6 +80,15 @@ check_methods(recur.nn.Dropout{p = 0.5}, "Dropout", pages.nn, {"Module"})
 check_methods(recur.nn.Sequential{}, "Sequential", pages.nn, {"Module"})
 check_methods(recur.optim.SGD{lstm, lr = 0.1}, "Optimizer", pages.optim)
 
+-- every method the modules' sources define (function Class:name) outside "_" names
+for _, m in ipairs(modules) do
+  local f = assert(io.open("lua/recur/" .. m .. ".lua"))
+  for class, name in f:read("a"):gmatch("\nfunction ([%w_]+):([%w_]+)%(") do
+    if not name:find("^_") then need(pages[m][class .. ":" .. name], "recur." .. m .. ": " .. class .. ":" .. name) end
+  end
+  f:close()
+end
+
 if #missing > 0 then
   io.stderr:write("undocumented (" .. #missing .. "):\n  " .. table.concat(missing, "\n  ") .. "\n")
   os.exit(1)
