@@ -439,3 +439,25 @@ love-test: love-game
 	$(TEST_ENV) timeout 300 xvfb-run -a -s "-screen 0 1024x768x24" love $(LOVE_GAME) --frames $(LOVE_FRAMES) \
 	  --screenshot $(CURDIR)/build/love/screenshot.png
 	test -s build/love/screenshot.png
+
+# recur-mpi, the optional data-parallel module (recur.distributed): its C part built with
+# MPI's compiler wrapper, as recur-mpi-scm-1.rockspec does (Open MPI: apt-get install
+# openmpi-bin libopenmpi-dev; another MPI: MPICC=its wrapper).
+.PHONY: mpi test-mpi
+MPICC ?= mpicc
+MPI_SRC = $(wildcard src/mpi/*.c)
+mpi: recur/distributed_core.so
+
+recur/distributed_core.so: $(MPI_SRC) src/lua/tensor.h src/lua/compat.h
+	@mkdir -p recur
+	$(MPICC) $(ALLCFLAGS) -Isrc/lua $(LIBFLAG) -o $@ $(MPI_SRC)
+
+# The distributed specs (specs/distributed/*_mpispec.lua, which run their workers under
+# mpirun --oversubscribe --allow-run-as-root -np 2, and build the rock), after the MPI
+# module's format, C++ and export checks.
+test-mpi: recur/core.so recur/distributed_core.so
+	clang-format --dry-run --Werror $(MPI_SRC)
+	for f in $(MPI_SRC); do $(MPICC) -x c++ -fsyntax-only -Wall -Wextra $(INC) -Isrc/lua $$f || exit 1; done
+	@bad=$$(nm -D --defined-only recur/distributed_core.so | awk '{print $$3}' | grep -v '^luaopen_' || true); \
+	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi
+	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) --pattern=_mpispec -o TAP specs/distributed | awk -f tools/tap-summary.awk
