@@ -80,13 +80,17 @@ check_methods(recur.nn.Dropout{p = 0.5}, "Dropout", pages.nn, {"Module"})
 check_methods(recur.nn.Sequential{}, "Sequential", pages.nn, {"Module"})
 check_methods(recur.optim.SGD{lstm, lr = 0.1}, "Optimizer", pages.optim)
 
--- every method the modules' sources define (function Class:name) outside "_" names
-for _, m in ipairs(modules) do
+-- every function and method the modules' sources define (function mod.name, function
+-- Class:name) outside "_" names; recur.distributed (the recur-mpi rock) is checked here only
+pages.distributed = anchors_of("recur.distributed")
+for _, m in ipairs{"nn", "loss", "optim", "data", "plot", "train", "checkpoint", "distributed"} do
   local f = assert(io.open("lua/recur/" .. m .. ".lua"))
-  for class, name in f:read("a"):gmatch("\nfunction ([%w_]+):([%w_]+)%(") do
-    if not name:find("^_") then need(pages[m][class .. ":" .. name], "recur." .. m .. ": " .. class .. ":" .. name) end
-  end
+  local source = f:read("a")
   f:close()
+  for owner, sep, name in source:gmatch("\nfunction ([%w_]+)([.:])([%w_]+)%(") do
+    local full = owner .. sep .. name
+    if not name:find("^_") then need(pages[m][full] or (sep == "." and pages[m][name]), "recur." .. m .. ": " .. full) end
+  end
 end
 
 if #missing > 0 then
