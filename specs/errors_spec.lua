@@ -71,6 +71,17 @@ describe("argument errors", function()
     end
   end)
 
+  it("keep one name when the C function's message already names the wrapper", function()
+    local util = require "recur.util"
+    local own = function() error("GRU:backward: no forward to differentiate", 0) end
+    local other = function() error("bad argument #1 to 'rnn_forward' (x: expected a recur.Tensor, got number)", 0) end
+    expect_error("GRU:backward", function(at) at() util.call("GRU:backward", own) end)
+    local _, err = pcall(util.call, "GRU:backward", own)
+    assert.is_nil(err:find("GRU:backward: GRU:backward", 1, true), err)
+    _, err = pcall(util.call, "LSTM:forward", other)
+    assert.matches("LSTM:forward: x: expected a recur.Tensor, got number$", err)
+  end)
+
   -- the recurrent layers' forward, backward and stepper raise from lua/recur/nn.lua's
   -- Recurrent methods (the layers' part of nn.lua, not changed here): see the report
   pending("recurrent layers' forward/backward/stepper errors at the caller's line")

@@ -82,6 +82,8 @@ end
 function util.rethrow(fn, err, context)
   if type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then error(err, 0) end
   local message = err:match("^bad argument #%-?%d+ to '[^']*' %((.*)%)$") or err
+  -- a message that already names fn (a C function's own "GRU:backward: ...") keeps one name
+  if context == nil and message:sub(1, #fn + 2) == fn .. ": " then util.error("%s", message) end
   util.error("%s: %s%s", fn, context or "", message)
 end
 
