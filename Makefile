@@ -61,8 +61,14 @@ lint:
 format:
 	clang-format -i $(SRC) $(HDR)
 
-docs:
-	ldoc .
+# the LDoc reference in build/docs (needs Debian's lua-ldoc and lua-markdown); fails on any
+# LDoc warning or message (a missing markdown module makes LDoc fall back to raw text) and
+# on any public function or method without an entry (tools/doc-coverage.lua)
+docs: recur/core.so
+	rm -rf build/docs
+	ldoc --fatalwarnings --testing . >build/ldoc.log 2>&1 || { cat build/ldoc.log; exit 1; }
+	! grep -v -e '^reading configuration' -e '^output written' build/ldoc.log
+	$(LUA) tools/doc-coverage.lua build/docs
 
 install:
 	luarocks --lua-version=5.4 make recur-scm-1.rockspec
