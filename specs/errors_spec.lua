@@ -82,7 +82,11 @@ describe("argument errors", function()
     assert.matches("LSTM:forward: x: expected a recur.Tensor, got number$", err)
   end)
 
-  -- the recurrent layers' forward, backward and stepper raise from lua/recur/nn.lua's
-  -- Recurrent methods (the layers' part of nn.lua, not changed here): see the report
-  pending("recurrent layers' forward/backward/stepper errors at the caller's line")
+  it("of the recurrent layers' forward, backward and stepper are at the caller's line", function()
+    local lstm = recur.LSTM{input_size = 3, hidden_size = 2}
+    expect_error("LSTM:forward", function(at) at() lstm:forward(recur.zeros{2, 1, 4}) end)
+    local gru = recur.GRU{input_size = 3, hidden_size = 2}
+    expect_error("GRU:backward", function(at) at() gru:backward(recur.zeros{2, 1, 2}) end)
+    expect_error("GRU:stepper", function(at) at() gru:stepper(0) end)
+  end)
 end)

@@ -654,7 +654,7 @@ end
 function Recurrent:forward(...)
   local r = recurrence(self, "forward")
   r:set_training(self._training)
-  local y, hn, cn = r:forward(...)
+  local y, hn, cn = util.call(self._family.name .. ":forward", r.forward, r, ...)
   if cn == nil then return y, hn end
   return y, hn, cn
 end
@@ -672,7 +672,8 @@ end
 -- @treturn Tensor dh0
 -- @treturn[opt] Tensor dc0 LSTM only
 function Recurrent:backward(...)
-  local dx, dh0, dc0 = recurrence(self, "backward"):backward(...)
+  local r = recurrence(self, "backward")
+  local dx, dh0, dc0 = util.call(self._family.name .. ":backward", r.backward, r, ...)
   if dc0 == nil then return dx, dh0 end
   return dx, dh0, dc0
 end
@@ -690,7 +691,10 @@ end
 --- A stepper: the layer one time step per call, its state kept between calls.
 -- @int[opt=1] B the batch size
 -- @treturn recur.core.Stepper
-function Recurrent:stepper(B) return (recurrence(self, "stepper"):stepper(B)) end
+function Recurrent:stepper(B)
+  local r = recurrence(self, "stepper")
+  return (util.call(self._family.name .. ":stepper", r.stepper, r, B))
+end
 
 --- Bytes of workspace a (T, B) forward + backward uses.
 function Recurrent:workspace_bytes(T, B) return (recurrence(self, "workspace_bytes"):workspace_bytes(T, B)) end
