@@ -7,7 +7,7 @@ source = {
 }
 
 description = {
-  summary = "Recurrent neural networks (RNN, GRU, LSTM) for Lua 5.4, in C over OpenBLAS",
+  summary = "Recurrent neural networks (RNN, GRU, LSTM) for Lua 5.1 to 5.4 and LuaJIT, in C over OpenBLAS",
   detailed = [[
     RNN (tanh/relu), GRU and LSTM layers with forward and backward passes that match
     PyTorch's nn.RNN/nn.GRU/nn.LSTM, a float32 tensor type, and training utilities.
@@ -17,57 +17,31 @@ description = {
 }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1, < 5.5", -- LuaJIT 2.1 counts as 5.1
 }
 
--- On Debian, cblas.h is under /usr/include/<triplet>, which the compiler finds by
--- itself; elsewhere set OPENBLAS_DIR (or OPENBLAS_INCDIR / OPENBLAS_LIBDIR).
-external_dependencies = {
-  OPENBLAS = { library = "openblas" },
-}
-
+-- Built by the Makefile (GNU make and a C99 compiler). LuaRocks passes its compiler flags
+-- and the Lua headers; the environment chooses the rest:
+--   BLAS=none luarocks install recur        the BLAS-free build (recur's own C GEMM)
+--   OPENBLAS_INCDIR=... OPENBLAS_LIBDIR=... where OpenBLAS is not on the compiler's paths
+--   luarocks --lua-version=5.1 install recur LUA_INCDIR=/usr/include/luajit-2.1   for LuaJIT
 build = {
-  type = "builtin",
-  modules = {
-    ["recur.core"] = {
-      sources = {
-        "src/core/blas.c",
-        "src/core/cells.c",
-        "src/core/csv.c",
-        "src/core/ops.c",
-        "src/core/rng.c",
-        "src/core/rnn.c",
-        "src/core/safetensors.c",
-        "src/core/utf8.c",
-        "src/lua/core.c",
-        "src/lua/data.c",
-        "src/lua/functional.c",
-        "src/lua/generator.c",
-        "src/lua/layer.c",
-        "src/lua/safetensors.c",
-        "src/lua/tensor.c",
-      },
-      libraries = { "openblas", "m" },
-      incdirs = { "$(OPENBLAS_INCDIR)" },
-      libdirs = { "$(OPENBLAS_LIBDIR)" },
-    },
-    ["recur"] = "lua/recur/init.lua",
-    ["recur.util"] = "lua/recur/util.lua",
-    ["recur.nn"] = "lua/recur/nn.lua",
-    ["recur.loss"] = "lua/recur/loss.lua",
-    ["recur.optim"] = "lua/recur/optim.lua",
-    ["recur.data"] = "lua/recur/data.lua",
-    ["recur.plot"] = "lua/recur/plot.lua",
-    ["recur.train"] = "lua/recur/train.lua",
-    ["recur.json"] = "lua/recur/json.lua",
-    ["recur.checkpoint"] = "lua/recur/checkpoint.lua",
+  type = "make",
+  variables = { -- for both passes, so that the install pass finds the build up to date
+    CFLAGS = "$(CFLAGS)",
+    LIBFLAG = "$(LIBFLAG)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+  },
+  install_target = "rock-install",
+  install_variables = {
+    INST_LIBDIR = "$(LIBDIR)",
+    INST_LUADIR = "$(LUADIR)",
   },
 }
 
-test_dependencies = {
-  "busted",
-}
-
+-- `luarocks test`: the spec suite with the busted on PATH (Debian's lua-busted works offline),
+-- under the Lua that LuaRocks runs (tools/luarocks-test.lua)
 test = {
-  type = "busted",
+  type = "command",
+  script = "tools/luarocks-test.lua",
 }

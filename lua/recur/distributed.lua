@@ -25,7 +25,8 @@
 local recur = require "recur"
 local mpi = require "recur.distributed_core"
 
-local checkpoint, json, nn, util = recur.checkpoint, recur.json, recur.nn, recur.util
+local checkpoint, nn = recur.checkpoint, recur.nn
+local json, util = require "recur.json", require "recur.util" -- private modules of recur
 local is_tensor = recur.is_tensor
 local dist = {}
 
@@ -334,7 +335,7 @@ function dist.save_training(path, parts)
         for k, v in pairs(states[1]) do saved[k] = v end
       end
       saved.distributed = {world = #states, ranks = states}
-      mine.data = {state = function() return saved end}
+      mine.data = {state = function() return saved end, load_state = function(_, s) return parts.data:load_state(s) end}
     end
   end
   local ok, err = pcall(dist.on_main, checkpoint.save_training, path, mine)
@@ -356,7 +357,7 @@ function dist.load_training(path, parts)
   local mine = {}
   for k, v in pairs(parts) do mine[k] = v end
   if parts.data then
-    mine.data = {load_state = function(_, s)
+    mine.data = {state = function() return parts.data:state() end, load_state = function(_, s)
       local saved = type(s) == "table" and s.distributed
       if saved then
         if saved.world ~= size then

@@ -9,7 +9,7 @@ describe("the recur-mpi rock", function()
   teardown(function() os.execute("rm -rf " .. mpirun.quote(dir)) end)
 
   it("builds and installs with luarocks after the recur rock", function()
-    assert(os.execute(string.format("cp -r src lua include recur-scm-1.rockspec recur-mpi-scm-1.rockspec %s/",
+    assert(os.execute(string.format("cp -r src lua include tools platform Makefile recur-scm-1.rockspec recur-mpi-scm-1.rockspec %s/",
       mpirun.quote(dir))))
     local log = dir .. "/luarocks.log"
     for _, rockspec in ipairs{"recur-scm-1.rockspec", "recur-mpi-scm-1.rockspec"} do

@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Internal symbols stay inside the shared object; only luaopen_* is exported. */
-#if defined(__GNUC__) || defined(__clang__)
+/* Internal symbols stay inside the shared object; only luaopen_* is exported. (A Windows
+ * DLL exports only what is marked dllexport: see RECUR_API.) */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #define RC_INTERNAL __attribute__((visibility("hidden")))
 #else
 #define RC_INTERNAL
@@ -19,6 +20,18 @@
 #else
 #define RC_RESTRICT
 #endif
+
+/* Overflow-checked size arithmetic: 1 and *out = the result, or 0 when it overflows. */
+static inline int rc_size_mul(size_t a, size_t b, size_t *out) {
+  if (b != 0 && a > SIZE_MAX / b) return 0;
+  *out = a * b;
+  return 1;
+}
+static inline int rc_size_add(size_t a, size_t b, size_t *out) {
+  if (a > SIZE_MAX - b) return 0;
+  *out = a + b;
+  return 1;
+}
 
 #ifdef __cplusplus
 #define RC_BEGIN_DECLS extern "C" {

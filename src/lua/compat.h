@@ -24,11 +24,16 @@
 #endif
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(_WIN32) /* a DLL that marks some symbols dllexport exports only those */
+#define RECUR_API RECUR_EXTERN_C __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
 #define RECUR_API RECUR_EXTERN_C __attribute__((visibility("default")))
-#define RCL_UNUSED __attribute__((unused))
 #else
 #define RECUR_API RECUR_EXTERN_C
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define RCL_UNUSED __attribute__((unused))
+#else
 #define RCL_UNUSED
 #endif
 
@@ -166,9 +171,11 @@ static RCL_UNUSED lua_Integer rcl_checkinteger(lua_State *L, int arg) {
 #undef luaL_setmetatable
 #undef luaL_testudata
 #undef luaL_tolstring
+#undef lua_rawlen
 
 #define lua_absindex(L, idx) rcl_absindex(L, idx)
 #define luaL_len(L, idx) ((lua_Integer)lua_objlen(L, idx))
+#define lua_rawlen(L, idx) lua_objlen(L, idx)
 #define luaL_setfuncs(L, l, nup) luaL_register(L, NULL, l)
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_register(L, NULL, l))
 #define luaL_setmetatable(L, name) (luaL_getmetatable(L, name), lua_setmetatable(L, -2))

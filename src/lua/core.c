@@ -1,36 +1,38 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
-#define _POSIX_C_SOURCE 200809L
-
-#include <time.h>
-
 #include "../core/blas.h"
+#include "../core/dispatch.h"
+#include "args.h"
 #include "compat.h"
+#include "data.h"
+#include "files.h"
 #include "functional.h"
 #include "generator.h"
 #include "layer.h"
+#include "safetensors.h"
+#include "stepper.h"
 #include "tensor.h"
+#include "tensor_arith.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
+/* more BLAS threads than this is a mistake, not a machine */
+#define MAX_THREADS 1024
+
+/* sets the BLAS thread count (0: the current one); raises when the memory for its work
+ * buffers is missing (see rc_blas_set_threads) */
+static void set_threads(lua_State *L, const char *fn, int n) {
+  if (rc_blas_set_threads(n) != 0)
+    luaL_error(L, "%s: not enough memory for the work buffers of %s's %d threads", fn, rc_blas_name(),
+               n ? n : rc_blas_get_threads());
+}
+
 static int l_set_num_threads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1)
-    return luaL_argerror(
-        L, 1, lua_pushfstring(L, "threads: expected at least 1, got %s", rcl_istr(L, (long long)(n))));
-  rc_blas_set_threads((int)n);
+  set_threads(L, "set_num_threads", (int)rcl_check_integer_in(L, 1, "threads", 1, MAX_THREADS));
   return 0;
 }
 
 static int l_get_num_threads(lua_State *L) {
   lua_pushinteger(L, rc_blas_get_threads());
-  return 1;
-}
-
-/* seconds on a monotonic clock (wall time, unlike os.clock's CPU time) */
-static int l_monotonic(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
   return 1;
 }
 
@@ -46,6 +48,7 @@ static int l_config(lua_State *L) {
   set_string(L, "blas", rc_blas_name());
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
+  set_string(L, "vector_level", rc_vector_level());
   lua_pushinteger(L, rc_blas_get_threads());
   lua_setfield(L, -2, "num_threads");
   return 1;
@@ -54,16 +57,24 @@ static int l_config(lua_State *L) {
 static const luaL_Reg core_functions[] = {{"set_num_threads", l_set_num_threads},
                                           {"get_num_threads", l_get_num_threads},
                                           {"config", l_config},
-                                          {"monotonic", l_monotonic},
                                           {NULL, NULL}};
 
 RECUR_API int luaopen_recur_core(lua_State *L) {
+  set_threads(L, "recur", 0);
   luaL_newlib(L, core_functions);
   lua_pushliteral(L, RECUR_VERSION);
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
+  rcl_open_tensor_arith(L);
   rcl_open_generator(L);
-  rcl_open_layers(L);
+  /* F: the kernels, codecs and layer internals that lua/recur/ wraps (not in the `recur` table) */
+  lua_newtable(L);
   rcl_open_functional(L);
+  rcl_open_data(L);
+  rcl_open_safetensors(L);
+  rcl_open_layers(L);
+  lua_setfield(L, -2, "F");
+  rcl_open_files(L);
+  rcl_open_stepper(L);
   return 1;
 }

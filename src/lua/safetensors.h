@@ -4,7 +4,7 @@
 #include "../core/common.h"
 #include "compat.h"
 
-/* registers st_encode, st_decode and write_file_atomic into the F table on top */
+/* registers st_encode and st_decode into the F table on top */
 RC_INTERNAL void rcl_open_safetensors(lua_State *L);
 
 #endif

@@ -212,7 +212,7 @@ check("load_training fails on every rank when one rank cannot read the file", fu
   local model = common.model("lstm", 8)
   local path = rank == 1 and dir .. "/missing.safetensors" or dir .. "/training.safetensors"
   local err = error_of(dist.load_training, path, {model = model})
-  if rank == 1 then assert(err:find("rank 1: load: cannot open", 1, true), err)
+  if rank == 1 then assert(err:find("rank 1: ", 1, true) and err:find("load_training: cannot open", 1, true), err)
   else assert(err:find("1 rank(s) could not load", 1, true), err) end
 end)
 
@@ -220,7 +220,8 @@ check("load_training refuses the data positions of another number of ranks", fun
   local model = common.model("lstm", 8)
   local path = dir .. "/three.safetensors"
   dist.on_main(recur.checkpoint.save_training, path, {model = model,
-    data = {state = function() return {position = 0, distributed = {world = size + 1, ranks = {}}} end}})
+    data = {state = function() return {position = 0, distributed = {world = size + 1, ranks = {}}} end,
+      load_state = function() end}})
   local err = error_of(dist.load_training, path, {model = model, data = data_of(0)})
   assert(err:find(string.format("the data positions of %d ranks, this job has %d", size + 1, size), 1, true), err)
 end)
