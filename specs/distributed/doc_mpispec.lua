@@ -2,7 +2,6 @@
 -- doc/scaling-out.md) runs as 2 ranks under mpirun, after the preamble below, which defines
 -- the names the blocks use without defining them. (README.md's own spec runs only ```lua
 -- blocks, in one process.)
-local recur = require "recur"
 local mpirun = require "specs.distributed.mpirun"
 
 local PREAMBLE = [[
