@@ -61,8 +61,14 @@ lint:
 format:
 	clang-format -i $(SRC) $(HDR)
 
-docs:
-	ldoc .
+# the LDoc reference in build/docs (needs Debian's lua-ldoc and lua-markdown); fails on any
+# LDoc warning or message (a missing markdown module makes LDoc fall back to raw text) and
+# on any public function or method without an entry (tools/doc-coverage.lua)
+docs: recur/core.so
+	rm -rf build/docs
+	ldoc --fatalwarnings --testing . >build/ldoc.log 2>&1 || { cat build/ldoc.log; exit 1; }
+	! grep -v -e '^reading configuration' -e '^output written' build/ldoc.log
+	$(LUA) tools/doc-coverage.lua build/docs
 
 install:
 	luarocks --lua-version=5.4 make recur-scm-1.rockspec
@@ -298,8 +304,15 @@ build/tsan/threads: examples/embed/threads.c $(TSAN_SRC) $(HDR) include/recur.h
 	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -fsanitize=thread -o $@ $< $(TSAN_SRC) $(LUA_STATIC) \
 	  -lm -ldl -lpthread
 
-tsan: build/tsan/threads
+# recur's own workers under TSan: two states with 3 threads each (specs/hosts/workers.c)
+build/tsan/workers: specs/hosts/workers.c $(TSAN_SRC) $(HDR) include/recur.h
+	@mkdir -p build/tsan
+	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O1 -g -fsanitize=thread -o $@ $< $(TSAN_SRC) $(LUA_STATIC) \
+	  -lm -ldl -lpthread
+
+tsan: build/tsan/threads build/tsan/workers
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/tsan/threads
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/tsan/workers
 
 # Every allocation of a training step fails in turn: each must be a clean Lua error.
 oom-check: build/hosts/oom

@@ -290,8 +290,10 @@ local function header_lines(sides, infos, envs, load_before, settle, cpu_clock)
       text = string.format("bound (replay of recur's own BLAS calls): OpenBLAS core %s, %s threads; %s", i.corename,
         i.threads, env_text(envs[side]))
     else
-      text = string.format("%s %s: BLAS %s (core %s), %s threads; %s", SIDE_LABELS[side], i.version, i.blas, i.corename,
-        i.threads, env_text(envs[side]))
+      -- at n > 1 threads recur runs its own workers, each calling OpenBLAS on 1 thread
+      text = string.format("%s %s: BLAS %s (core %s), %s threads, OpenBLAS %s; %s", SIDE_LABELS[side], i.version, i.blas,
+        i.corename, i.threads, i.blas_threads == "1" and "1 thread" or (i.blas_threads or "?") .. " threads",
+        env_text(envs[side]))
     end
     lines[#lines + 1] = text
     if i.corename and i.corename ~= "none" and i.corename ~= "not OpenBLAS" then cores[i.corename] = true end

@@ -336,7 +336,7 @@ describe("recur.Tensor", function()
       recur.set_num_threads(1)
       assert.are.equal(1, recur.get_num_threads())
       recur.set_num_threads(before)
-      assert.matches("threads: expected an integer in 1..1024, got 0", error_of(recur.set_num_threads, 0))
+      assert.matches("threads: expected an integer in 1..64, got 0", error_of(recur.set_num_threads, 0))
     end)
 
     it("reports versions", function()

@@ -134,6 +134,8 @@ function data.vocab_of_file(path)
   return data.Vocab(chars), count
 end
 
+--- The number of characters.
+-- @treturn int
 function Vocab:size() return #self.chars end
 
 --- The ids of text's characters, as a 1-D tensor.
@@ -247,6 +249,8 @@ function data.WordVocab(opts)
   return self
 end
 
+--- The number of tokens (the unknown token included).
+-- @treturn int
 function WordVocab:size() return #self.tokens end
 
 --- The ids of text's tokens (unknown ones as id 1), as a 1-D tensor.
@@ -341,6 +345,8 @@ function data.CharBatches(opts)
   return setmetatable(o, CharBatches)
 end
 
+--- The number of batches in an epoch.
+-- @treturn int
 function CharBatches:num_batches() return self.count end
 
 --- Batch i (1..num_batches): x, y (new float tensors).
@@ -363,7 +369,11 @@ function CharBatches:epoch()
   end
 end
 
+--- The position in the epoch, for checkpoints: `{position = ...}`.
+-- @treturn table
 function CharBatches:state() return {position = self.position} end
+--- Restores a position from @{CharBatches:state}.
+-- @tab s
 function CharBatches:load_state(s)
   if type(s) ~= "table" or not util.is_integer(s.position) or s.position < 0 or s.position > self.count then
     error(string.format("load_state: expected {position = 0..%d}, got %s", self.count, shown(s)), 2)
@@ -459,11 +469,17 @@ local function map_columns(self, fn_name, t, fn)
   return by_column:transpose(1, 2)
 end
 
+--- `(t - mean) / std` per column, in a new tensor.
+-- @tparam Tensor t `(N)` or `(N, columns)`
+-- @treturn Tensor
 function Normalizer:apply(t)
   local out = map_columns(self, "apply", t, function(col, c) return col:sub_(self.mean[c]):div_(self.std[c]) end)
   return out -- not a tail call: map_columns' errors point at our caller
 end
 
+--- `t * std + mean` per column, in a new tensor: the inverse of @{Normalizer:apply}.
+-- @tparam Tensor t `(N)` or `(N, columns)`
+-- @treturn Tensor
 function Normalizer:invert(t)
   local out = map_columns(self, "invert", t, function(col, c) return col:mul_(self.std[c]):add_(self.mean[c]) end)
   return out
@@ -564,6 +580,8 @@ function data.Windows(opts)
   return setmetatable(o, Windows)
 end
 
+--- The number of windows.
+-- @treturn int
 function Windows:count() return #self.starts end
 
 --- The windows numbered by `which` (an array of 1..count): x (B, input_len, F) or, with
@@ -636,6 +654,8 @@ function data.WindowLoader(opts)
   return self
 end
 
+--- The number of batches in an epoch (this rank's share; see `drop_last`).
+-- @treturn int
 function WindowLoader:num_batches()
   local n = self.windows:count()
   return self.drop_last and util.idiv(n, self.global) or math.ceil(n / self.global)
@@ -684,6 +704,8 @@ function WindowLoader:state()
     generator = self.generator and self.generator:get_state() or nil}
 end
 
+--- Restores a position from @{WindowLoader:state}.
+-- @tab s
 function WindowLoader:load_state(s)
   if type(s) ~= "table" or not util.is_integer(s.position) or s.position < 0 or s.position > self:num_batches() or
     (s.position > 0 and self.shuffle and type(s.epoch_state) ~= "string") then

@@ -10,6 +10,9 @@ local loss = {}
 
 local Criterion = util.class("recur.Criterion")
 
+--- The gradient of the last `forward`'s loss with respect to its input (one backward
+-- per forward).
+-- @treturn Tensor the input's shape
 function Criterion:backward()
   if not self._grad then util.error("%s:backward: no forward to differentiate (call forward first)", self.__name) end
   local g = self._grad
@@ -39,6 +42,10 @@ function loss.CrossEntropyLoss(opts)
   return setmetatable(o, CrossEntropy)
 end
 
+--- The loss of logits `input` `(..., C)` against class ids `target` `(...)`.
+-- @tparam Tensor input
+-- @tparam Tensor|table target integers 1..C (a tensor or a Lua array)
+-- @treturn number
 function CrossEntropy:forward(input, target)
   if type(target) == "table" and type(rawget(target, 1)) == "table" then
     target = util.call("CrossEntropyLoss:forward", core.tensor, target)
@@ -64,6 +71,10 @@ local function regression(name, kind, with_beta)
   end
 end
 
+--- The loss of `input` against `target` (MSELoss, L1Loss, SmoothL1Loss).
+-- @tparam Tensor input
+-- @tparam Tensor target input's shape
+-- @treturn number
 function Regression:forward(input, target)
   local value, grad = util.call(self.__name:gsub("^recur%.", "") .. ":forward", F.regression_loss, self.kind, input,
     target, self.reduction, self.beta, true)

@@ -359,24 +359,34 @@ function nn.Linear(opts)
   return self
 end
 
+--- Re-draws weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)), as torch.
+-- @tparam[opt] Generator gen the default generator if nil
 function Linear:reset_parameters(gen)
   local bound = 1 / math.sqrt(self.in_features)
   for _, p in ipairs(self:parameters()) do uniform_(p, bound, gen) end
   return self
 end
 
+--- y = x W^T + b.
+-- @tparam Tensor x `(..., in_features)`
+-- @treturn Tensor `(..., out_features)`
 function Linear:forward(x)
-  local y = F.linear_forward(x, self._views.weight, self._views.bias)
+  local y = util.call("Linear:forward", F.linear_forward, x, self._views.weight, self._views.bias)
   self._input = x
   return y
 end
 
+--- Accumulates the weight and bias gradients.
+-- @tparam Tensor grad_output `(..., out_features)`
+-- @treturn Tensor the input gradient `(..., in_features)`
 function Linear:backward(grad_output)
   check_forward_done(self, "Linear")
-  return F.linear_backward(self._input, self._views.weight, grad_output, self._grad_views.weight,
-    self._grad_views.bias)
+  return util.call("Linear:backward", F.linear_backward, self._input, self._views.weight, grad_output,
+    self._grad_views.weight, self._grad_views.bias)
 end
 
+--- The constructor options, for checkpoints.
+-- @treturn table
 function Linear:config()
   return {type = "Linear", in_features = self.in_features, out_features = self.out_features,
     bias = self._views.bias ~= nil}
@@ -410,6 +420,8 @@ function nn.Embedding(opts)
   return self
 end
 
+--- Re-draws the weight from N(0, 1), as torch.
+-- @tparam[opt] Generator gen the default generator if nil
 function Embedding:reset_parameters(gen)
   self._views.weight:copy(core.randn(self._views.weight:shape(), gen))
   return self
@@ -422,22 +434,30 @@ local function raw_copy(t)
   return out
 end
 
+--- Looks up the rows of the weight.
+-- @tparam Tensor|{int,...} indices 1-based integer ids, any shape
+-- @treturn Tensor `(..., embedding_dim)`
 function Embedding:forward(indices)
   if type(indices) == "table" then
     indices = raw_copy(indices)
     if type(indices[1]) == "table" then indices = core.tensor(indices) end
   end
-  local out = F.embedding_forward(self._views.weight, indices)
+  local out = util.call("Embedding:forward", F.embedding_forward, self._views.weight, indices)
   self._input = type(indices) == "table" and indices or indices:clone()
   return out
 end
 
+--- Accumulates the weight gradient.
+-- @tparam Tensor grad_output `(..., embedding_dim)`
+-- @treturn nil the indices have no gradient
 function Embedding:backward(grad_output)
   check_forward_done(self, "Embedding")
-  F.embedding_backward(self._grad_views.weight, self._input, grad_output)
+  util.call("Embedding:backward", F.embedding_backward, self._grad_views.weight, self._input, grad_output)
   return nil
 end
 
+--- The constructor options, for checkpoints.
+-- @treturn table
 function Embedding:config()
   return {type = "Embedding", num_embeddings = self.num_embeddings, embedding_dim = self.embedding_dim}
 end
@@ -468,6 +488,9 @@ local function check_tensor_arg(fn, name, v)
   end
 end
 
+--- Drops elements in training mode; the identity in evaluation mode.
+-- @tparam Tensor x
+-- @treturn Tensor
 function Dropout:forward(x)
   check_tensor_arg("forward", "x", x)
   self._input = x
@@ -480,12 +503,17 @@ function Dropout:forward(x)
   return y
 end
 
+--- The gradient through the same mask.
+-- @tparam Tensor grad_output
+-- @treturn Tensor
 function Dropout:backward(grad_output)
   check_forward_done(self, "Dropout")
   check_tensor_arg("backward", "grad_output", grad_output)
   return self._mask and grad_output:mul(self._mask) or grad_output
 end
 
+--- The constructor options, for checkpoints.
+-- @treturn table
 function Dropout:config() return {type = "Dropout", p = self.p} end
 
 function Dropout:__tostring() return string.format("recur.Dropout(p=%g)", self.p) end
@@ -598,7 +626,31 @@ local function define_family(f)
   end
 end
 
---- Runs the layer over whole sequences (see the family constructors for the arguments).
+--- Runs the layer over whole sequences and stores what `backward` needs.
+--
+-- **Results and their memory.** Every call returns new tensors: a result you hold never
+-- changes when the layer runs again. The options table takes `out`, a tensor of y's shape
+-- that forward writes y into and returns instead of a new tensor (PyTorch's `out=`): handing
+-- the last y back makes a training or inference loop allocate no new output memory (a
+-- multi-megabyte y is otherwise fresh memory, page-faulted in, on every call). `out` must not
+-- share memory with x, h0, c0 or the layer's parameters and gradients; its old values are
+-- overwritten, so pass it only when you no longer need them.
+--
+-- **Threads.** After `recur.set_num_threads(n)` with n > 1, the layer runs on n threads:
+-- the batch split in groups of rows, each running the whole recurrence (a bidirectional
+-- layer runs its two directions side by side, and splits the batch among n/2 threads each).
+-- Results equal those of 1 thread within float rounding (the sums of the weight gradients are
+-- added in another order) and are the same bits for a given n; dropout masks do not depend
+-- on n. A batch of one row, unidirectional, runs on one thread.
+-- @tparam Tensor x `(T, B, input_size)`, or `(B, T, input_size)` with `batch_first`
+-- @tparam[opt] Tensor h0 `(num_layers * directions, B, hidden)`; zeros if nil
+-- @tparam[opt] Tensor c0 LSTM only: the initial cell state, the shape of h0
+-- @tparam[opt] table opts `lengths`: B sequence lengths in 1..T (a Lua array or a 1-D
+-- tensor), as PyTorch's packed sequences: outputs past a sequence's end are 0 and `hn`
+-- is each sequence's last valid state; `out`: a tensor to write y into (above)
+-- @treturn Tensor y `(T, B, directions * hidden)` (`(B, T, ...)` with `batch_first`)
+-- @treturn Tensor hn
+-- @treturn[opt] Tensor cn LSTM only
 function Recurrent:forward(...)
   local r = recurrence(self, "forward")
   r:set_training(self._training)
@@ -608,7 +660,17 @@ function Recurrent:forward(...)
 end
 
 --- Backward through the last forward: accumulates the parameter gradients and returns
--- the gradients of x, h0 (and c0).
+-- the gradients of x, h0 (and c0). A last options table may give `out`, a tensor of x's
+-- shape that dx is written into and returned as (see `forward`); it must not share memory
+-- with the gradients passed in or the layer's parameters and gradients. It runs on the
+-- threads of its forward.
+-- @tparam Tensor grad_y the gradient of y
+-- @tparam[opt] Tensor grad_hn the gradient of hn
+-- @tparam[opt] Tensor grad_cn LSTM only: the gradient of cn
+-- @tparam[opt] table opts `out`: a tensor to write dx into
+-- @treturn Tensor dx
+-- @treturn Tensor dh0
+-- @treturn[opt] Tensor dc0 LSTM only
 function Recurrent:backward(...)
   local dx, dh0, dc0 = recurrence(self, "backward"):backward(...)
   if dc0 == nil then return dx, dh0 end
@@ -625,8 +687,9 @@ function Recurrent:reset_parameters(gen)
   return self
 end
 
---- A stepper: the layer one time step per call, for batch size B (1), its state kept
--- between calls. Methods `step(x_t)`, `reset()`, `state()`, `set_state(h[, c])`.
+--- A stepper: the layer one time step per call, its state kept between calls.
+-- @int[opt=1] B the batch size
+-- @treturn recur.core.Stepper
 function Recurrent:stepper(B) return (recurrence(self, "stepper"):stepper(B)) end
 
 --- Bytes of workspace a (T, B) forward + backward uses.
@@ -667,8 +730,9 @@ end
 -- `num_layers` (1), `nonlinearity` ("tanh" or "relu"), `bias` (true), `batch_first` (false),
 -- `dropout` (0, between layers, from the default generator), `bidirectional` (false),
 -- `input_dropout` and `recurrent_dropout` (0: variational dropout, from `generator`),
--- `generator` (init and variational masks). `forward(x[, h0][, {lengths = ...}])` -> y, hn;
--- `backward(gy[, ghn])` -> dx, dh0. doc/adding-a-cell.md lists the parameter names.
+-- `generator` (init and variational masks). `forward(x[, h0][, {lengths = ..., out = y}])`
+-- -> y, hn; `backward(gy[, ghn][, {out = dx}])` -> dx, dh0. doc/adding-a-cell.md lists the
+-- parameter names.
 -- @function RNN
 -- @tparam table options
 
@@ -678,8 +742,8 @@ end
 -- @tparam table options
 
 --- An LSTM, as torch.nn.LSTM, with RNN's options but `nonlinearity`, and `proj_size` (0),
--- `layer_norm` (false) and `peephole` (false). `forward(x[, h0[, c0]][, {lengths = ...}])`
--- -> y, hn, cn; `backward(gy[, ghn[, gcn]])` -> dx, dh0, dc0.
+-- `layer_norm` (false) and `peephole` (false). `forward(x[, h0[, c0]][, {lengths = ..., out = y}])`
+-- -> y, hn, cn; `backward(gy[, ghn[, gcn]][, {out = dx}])` -> dx, dh0, dc0.
 -- @function LSTM
 -- @tparam table options
 
@@ -731,11 +795,17 @@ function Sequential:add(m, name)
   return self
 end
 
+--- Runs the modules in order.
+-- @param x the first module's input
+-- @return the last module's output
 function Sequential:forward(x)
   for _, m in ipairs(self.children) do x = (m:forward(x)) end
   return x
 end
 
+--- Runs the modules' backward in reverse order.
+-- @param grad_output the gradient of the last output
+-- @return the first module's input gradient
 function Sequential:backward(grad_output)
   local g = grad_output
   for i = #self.children, 1, -1 do
@@ -747,6 +817,8 @@ function Sequential:backward(grad_output)
   return g
 end
 
+--- The modules' options, for checkpoints.
+-- @treturn table
 function Sequential:config()
   local children = {}
   for i, m in ipairs(self.children) do children[i] = {name = self.child_names[i], config = m:config()} end

@@ -231,6 +231,8 @@ end
 
 --- The learning rate the schedule set last.
 function Schedule:get_last_lr() return self.optimizer.lr end
+--- A snapshot for checkpoints: `{epoch = ..., base_lr = ...}`.
+-- @treturn table
 function Schedule:state() return {epoch = self.epoch, base_lr = self.base_lr} end
 --- Restores a snapshot from `state()` and sets the optimizer's lr to match.
 function Schedule:load_state(s)

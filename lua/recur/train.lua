@@ -49,6 +49,10 @@ function train.LossGuard(opts)
   return setmetatable(o, LossGuard)
 end
 
+--- Checks one loss: raises "training diverged ..." (see @{LossGuard}).
+-- @number loss
+-- @int[opt] step for the message
+-- @treturn number loss
 function LossGuard:check(loss, step)
   local where = step and (" at step " .. tostring(step)) or ""
   if type(loss) ~= "number" then
@@ -76,6 +80,8 @@ end
 
 --- The guard's running values (JSON, for checkpoints).
 function LossGuard:state() return {seen = self.seen, above = self.above, best = self.best, average = self.average} end
+--- Restores the running values from @{LossGuard:state}.
+-- @tab s
 function LossGuard:load_state(s)
   if type(s) ~= "table" or not util.is_integer(s.seen) then
     error("load_state: expected a table from LossGuard:state(), got " .. shown(s), 2)

@@ -41,7 +41,8 @@ local function user_level()
   while true do
     local info = debug.getinfo(level, "S")
     if not info then return 0 end -- no user code on the stack (a host called recur directly)
-    if info.what ~= "C" and not is_own(info.source) then return level - 1 end
+    -- C functions and Lua 5.1's "(tail call)" markers (what == "tail") are not user code
+    if info.what ~= "C" and info.what ~= "tail" and not is_own(info.source) then return level - 1 end
     level = level + 1
   end
 end
@@ -81,6 +82,8 @@ end
 function util.rethrow(fn, err, context)
   if type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then error(err, 0) end
   local message = err:match("^bad argument #%-?%d+ to '[^']*' %((.*)%)$") or err
+  -- a message that already names fn (a C function's own "GRU:backward: ...") keeps one name
+  if context == nil and message:sub(1, #fn + 2) == fn .. ": " then util.error("%s", message) end
   util.error("%s: %s%s", fn, context or "", message)
 end
 

@@ -13,6 +13,7 @@
 
 #include "blas.h"
 #include "ops.h"
+#include "pool.h"
 
 /* ---- sizes and parameter layout ---------------------------------------- */
 
@@ -173,25 +174,30 @@ typedef struct layer_buffers {
   dir_buffers dir[2];
 } layer_buffers;
 
+/* Backward's scratch for one direction at a time; a lane is a direction running beside
+ * the other one (see "threads"), which needs scratch of its own. */
+typedef struct lane_buffers {
+  float *dhs;          /* with projection: (T, B, P) dL/dh per step */
+  float *dh, *dh_prev; /* (B, Hout) */
+  float *dc, *dm;      /* (B, H) */
+  float *dh_masked;    /* recurrent dropout: (B, Hout) dL/d(masked h_prev) */
+  float *dx_masked;    /* input dropout: (T, B, max input) dL/d(masked x) */
+  float *sink;         /* largest VEC block: where the gradients of absent VEC blocks go */
+} lane_buffers;
+
 typedef struct shared_buffers {
   float *grad_a, *grad_b; /* (T, B, max width): gradients flowing between layers */
-  float *dhs;             /* with projection: (T, B, P) dL/dh per step */
-  float *dh, *dh_prev;    /* (B, Hout) */
-  float *dc, *dm;         /* (B, H) */
-  float *dh_masked;       /* recurrent dropout: (B, Hout) dL/d(masked h_prev) */
-  float *dx_masked;       /* input dropout: (T, B, max input) dL/d(masked x) */
-  float *zeros, *sink;    /* largest VEC block: what absent VEC blocks read, and where their gradients go */
+  float *grad_c;          /* two lanes: (T, B, max width) the reverse direction's dL/dx */
+  float *zeros;           /* largest VEC block: what absent VEC blocks read */
+  lane_buffers lane[2];
 } shared_buffers;
 
 static size_t extra_width(const rc_rnn_config *cfg) {
   return (size_t)cfg->cell->extra_h * cfg->hidden_size + cfg->cell->extra_fixed;
 }
 
-static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, carver *c, shared_buffers *s) {
-  size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), width = rc_rnn_dirs(cfg) * hout;
-  size_t in = width > (size_t)cfg->input_size ? width : (size_t)cfg->input_size;
-  s->grad_a = carve(c, T * B * in);
-  s->grad_b = carve(c, T * B * in);
+static void carve_lane(const rc_rnn_config *cfg, size_t T, size_t B, size_t in, carver *c, lane_buffers *s) {
+  size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg);
   s->dhs = carve(c, cfg->proj_size > 0 ? T * B * cfg->proj_size : 0);
   s->dh = carve(c, B * hout);
   s->dh_prev = carve(c, B * hout);
@@ -199,8 +205,18 @@ static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, carver *c
   s->dm = carve(c, B * H);
   s->dh_masked = carve(c, cfg->recurrent_dropout > 0.0f ? B * hout : 0);
   s->dx_masked = carve(c, cfg->input_dropout > 0.0f ? T * B * in : 0);
-  s->zeros = carve(c, largest_vec(cfg));
   s->sink = carve(c, largest_vec(cfg));
+}
+
+static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, int lanes, carver *c,
+                         shared_buffers *s) {
+  size_t width = rc_rnn_dirs(cfg) * rc_rnn_hout(cfg);
+  size_t in = width > (size_t)cfg->input_size ? width : (size_t)cfg->input_size;
+  s->grad_a = carve(c, T * B * in);
+  s->grad_b = carve(c, T * B * in);
+  s->grad_c = carve(c, lanes > 1 ? T * B * in : 0);
+  s->zeros = carve(c, largest_vec(cfg));
+  for (int k = 0; k < lanes; k++) carve_lane(cfg, T, B, in, c, &s->lane[k]);
 }
 
 static void carve_layer(const rc_rnn_config *cfg, size_t T, size_t B, int layer, carver *c,
@@ -226,21 +242,18 @@ static void carve_layer(const rc_rnn_config *cfg, size_t T, size_t B, int layer,
   }
 }
 
-/* Walks the layout; fills *s and the buffers of layer `want` (when not NULL). */
-static size_t layout(const rc_rnn_config *cfg, int T, int B, float *base, shared_buffers *s, int want,
-                     layer_buffers *lb) {
+/* Walks the layout of a (T, B) workspace with `lanes` lanes; fills *s and the buffers of
+ * layer `want` (when not NULL). */
+static size_t layout(const rc_rnn_config *cfg, int T, int B, int lanes, float *base, shared_buffers *s,
+                     int want, layer_buffers *lb) {
   carver c;
   shared_buffers s_tmp;
   layer_buffers l_tmp;
   c.base = base;
   c.used = 0;
-  carve_shared(cfg, T, B, &c, s ? s : &s_tmp);
+  carve_shared(cfg, T, B, lanes, &c, s ? s : &s_tmp);
   for (int l = 0; l < cfg->num_layers; l++) carve_layer(cfg, T, B, l, &c, l == want && lb ? lb : &l_tmp);
   return c.used;
-}
-
-size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B) {
-  return layout(cfg, T, B, NULL, NULL, -1, NULL);
 }
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -297,11 +310,34 @@ static size_t row_of(int t, int b, int T, int B, int batch_first) {
   return batch_first ? (size_t)b * T + t : (size_t)t * B + b;
 }
 
-/* A (T, B, stride) or (B, T, stride) buffer, addressed from column col. */
+/* Rows b0.. of a (T, B, stride) or (B, T, stride) buffer (the caller's tensor, or a
+ * time-major buffer of the workspace), addressed from column col. */
 typedef struct row_block {
   float *data;
   int stride, col, batch_first;
+  int b0, B;
 } row_block;
+
+/* a time-major (T, B, stride) buffer of the workspace */
+static row_block time_major(float *data, int stride, int col, int B) {
+  row_block r;
+  r.data = data;
+  r.stride = stride;
+  r.col = col;
+  r.batch_first = 0;
+  r.b0 = 0;
+  r.B = B;
+  return r;
+}
+
+/* rows b0..b0+n of the caller's (T, B, stride) tensor, or (B, T, stride) when batch_first
+ * (read-only when it is an input) */
+static row_block caller_rows(const float *data, int stride, int batch_first, int b0, int B) {
+  row_block r = time_major((float *)(uintptr_t)data, stride, 0, B);
+  r.batch_first = batch_first;
+  r.b0 = b0;
+  return r;
+}
 
 /* row b takes part in time t (see "variable lengths" below) */
 static int is_active(const int *lengths, int b, int t) { return !lengths || lengths[b] > t; }
@@ -310,7 +346,7 @@ static int is_active(const int *lengths, int b, int t) { return !lengths || leng
  * sequence has ended get zeros */
 static void put_step(int t, int T, int B, int width, const float *src, const int *lengths, row_block dst) {
   for (int b = 0; b < B; b++) {
-    float *d = dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col;
+    float *d = dst.data + row_of(t, dst.b0 + b, T, dst.B, dst.batch_first) * dst.stride + dst.col;
     if (is_active(lengths, b, t))
       memcpy(d, src + (size_t)b * width, (size_t)width * sizeof(float));
     else
@@ -318,12 +354,13 @@ static void put_step(int t, int T, int B, int width, const float *src, const int
   }
 }
 
-/* copies a whole (T, B, width) or (B, T, width) buffer into dst */
-static void copy_all_rows(int T, int B, int width, const float *src, int src_bf, row_block dst) {
+/* copies B rows of `width` floats at every time from src to dst */
+static void copy_all_rows(int T, int B, int width, row_block src, row_block dst) {
   for (int t = 0; t < T; t++)
     for (int b = 0; b < B; b++)
-      memcpy(dst.data + row_of(t, b, T, B, dst.batch_first) * dst.stride + dst.col,
-             src + row_of(t, b, T, B, src_bf) * width, (size_t)width * sizeof(float));
+      memcpy(dst.data + row_of(t, dst.b0 + b, T, dst.B, dst.batch_first) * dst.stride + dst.col,
+             src.data + row_of(t, src.b0 + b, T, src.B, src.batch_first) * src.stride + src.col,
+             (size_t)width * sizeof(float));
 }
 
 static void copy_or_zero(float *dst, const float *src, size_t n) {
@@ -365,7 +402,7 @@ static const float *param_or_null(const float *params, size_t off) {
 }
 
 static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer, int dir,
-                                const float *params, float *grads, shared_buffers *s) {
+                                const float *params, float *grads, const shared_buffers *s, int lane) {
   dir_context cx;
   cx.cfg = cfg;
   cx.cell = cfg->cell;
@@ -383,7 +420,7 @@ static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, i
   for (int k = 0; k < RC_CELL_MAX_VECS; k++) { /* absent blocks (no bias) read zeros */
     int absent = cx.p.vec[k] == RC_ABSENT;
     cx.vec[k] = absent ? s->zeros : params + cx.p.vec[k];
-    cx.dvec[k] = absent || !grads ? s->sink : grads + cx.p.vec[k];
+    cx.dvec[k] = absent || !grads ? s->lane[lane].sink : grads + cx.p.vec[k];
   }
   return cx;
 }
@@ -437,20 +474,6 @@ static void set_inactive_rows(const dir_context *cx, int t, int width, float *ro
  * Gal & Ghahramani 2016: one mask per sequence (batch row), layer and direction, the same
  * at every time step, on x_t where it meets W_ih and on h_{t-1} where it meets W_hh (the
  * carried states themselves are not masked). Inverted: kept values are scaled by 1/(1-p). */
-
-/* draws every layer's and direction's masks, in that order, input mask first */
-static void draw_variational_masks(const rc_rnn_config *cfg, int T, int B, float *ws, rc_rng *rng) {
-  for (int l = 0; l < cfg->num_layers; l++) {
-    layer_buffers lb;
-    layout(cfg, T, B, ws, NULL, l, &lb);
-    for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
-      if (lb.dir[d].x_mask)
-        rc_dropout_mask((size_t)B * rc_rnn_layer_input(cfg, l), cfg->input_dropout, rng, lb.dir[d].x_mask);
-      if (lb.dir[d].h_mask)
-        rc_dropout_mask((size_t)B * rc_rnn_hout(cfg), cfg->recurrent_dropout, rng, lb.dir[d].h_mask);
-    }
-  }
-}
 
 /* the input the projection sees: x, or x with this direction's mask */
 static const float *direction_input(const dir_context *cx, const dir_buffers *db, const float *x) {
@@ -537,51 +560,296 @@ static void direction_forward(const dir_context *cx, const float *params, const 
   if (db->c && cn) memcpy(cn, db->c + (size_t)last * B * cx->H, (size_t)B * cx->H * sizeof(float));
 }
 
+/* ---- threads --------------------------------------------------------------------
+ * A call runs as row groups: group g runs rows [row0[g], row0[g+1]) of the whole stack,
+ * every layer and time step, in a workspace of its own laid out for its rows (the rows of
+ * a batch never meet, so groups need no synchronisation). With two lanes, the two
+ * directions of a bidirectional layer run at the same time, and each layer waits for both
+ * directions of the layer below. A phase is a set of such tasks; the pool runs a phase's
+ * tasks on its threads, or the caller runs them one after the other.
+ *
+ * Parameter gradients: group 0 adds into grads, every other group into a private copy
+ * (after the groups' workspaces), added to grads in group order at the end. The split
+ * depends only on the thread count (and the lengths), never on how many workers actually
+ * run, so a given n always gives the same bits. Results differ from n = 1 only by float
+ * rounding: the weight gradients' sums over the T*B rows are added in another order, and
+ * the reverse direction's dL/dx is added to the forward one's after its GEMM instead of
+ * inside it. Dropout masks are drawn before the split, in the order of n = 1, so they
+ * never depend on n. */
+
+typedef struct plan {
+  int threads, groups, lanes;
+  int row0[RC_POOL_MAX_THREADS + 1];
+} plan;
+
+/* time steps of row b: its cost */
+static int row_steps(const rc_rnn_io *io, int b) { return io->lengths ? io->lengths[b] : io->T; }
+
+/* group boundaries: each group gets an equal share of the time steps (of the rows, without
+ * lengths), and at least one row */
+static void split_rows(const rc_rnn_io *io, plan *p) {
+  int G = p->groups, B = io->B, r = 0;
+  long long total = 0, done = 0; /* done: the steps of rows [0, r) */
+  for (int b = 0; b < B; b++) total += row_steps(io, b);
+  p->row0[0] = 0;
+  for (int g = 1; g < G; g++) {
+    int last = B - (G - g); /* leaves a row to each later group */
+    do done += row_steps(io, r++);
+    while (r < last && done * G < total * g);
+    p->row0[g] = r;
+  }
+  p->row0[G] = B;
+}
+
+/* Rows a group needs for a split to pay: every group's recurrent GEMM packs the whole W_hh
+ * at every step, so smaller groups repeat that work. Measured (LSTM H=256, 2 threads): 2
+ * groups of 2 rows took 1.86x the CPU time of 1 thread for a 1.1x shorter critical path,
+ * 2 groups of 4 rows 1.4x for 1.3-1.5x, 2 groups of 32 rows 1.1x for 1.7x
+ * (bench/threads.lua's method). */
+#define MIN_GROUP_ROWS 4
+
+static plan plan_for(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads) {
+  plan p;
+  p.threads = threads < 1 ? 1 : threads > RC_POOL_MAX_THREADS ? RC_POOL_MAX_THREADS : threads;
+  p.lanes = rc_rnn_dirs(cfg) == 2 && p.threads >= 2 ? 2 : 1;
+  p.groups = p.threads / p.lanes < io->B / MIN_GROUP_ROWS ? p.threads / p.lanes : io->B / MIN_GROUP_ROWS;
+  if (p.groups < 1) p.groups = 1;
+  split_rows(io, &p);
+  return p;
+}
+
+static size_t group_size(const rc_rnn_config *cfg, const plan *p, int T, int g) {
+  return layout(cfg, T, p->row0[g + 1] - p->row0[g], p->lanes, NULL, NULL, -1, NULL);
+}
+
+/* floats of one private copy of the parameter gradients */
+static size_t grads_size(const rc_rnn_config *cfg) {
+  carver c;
+  c.base = NULL;
+  c.used = 0;
+  carve(&c, rc_rnn_each_param(cfg, NULL, NULL));
+  return c.used;
+}
+
+static size_t plan_size(const rc_rnn_config *cfg, const plan *p, int T) {
+  size_t n = (size_t)(p->groups - 1) * grads_size(cfg);
+  for (int g = 0; g < p->groups; g++) n += group_size(cfg, p, T, g);
+  return n;
+}
+
+size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B) {
+  return layout(cfg, T, B, 1, NULL, NULL, -1, NULL);
+}
+
+size_t rc_rnn_workspace_size_on(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads) {
+  plan p = plan_for(cfg, io, threads);
+  return plan_size(cfg, &p, io->T);
+}
+
+/* one forward or backward call */
+typedef struct call {
+  const rc_rnn_config *cfg;
+  const rc_rnn_io *io;
+  plan pl;
+  rc_pool *pool; /* NULL: the caller runs every task */
+  const float *params;
+  float *grads, *ws;
+  const float *x, *h0, *c0; /* forward */
+  float *y, *hn, *cn;
+  const float *gy, *ghn, *gcn; /* backward */
+  float *dx, *dh0, *dc0;
+  int layer; /* the layer of a phase that runs one layer */
+} call;
+
+static call new_call(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads, rc_pool *pool,
+                     const float *params, float *grads, float *ws) {
+  call c;
+  memset(&c, 0, sizeof c);
+  c.cfg = cfg;
+  c.io = io;
+  c.pl = plan_for(cfg, io, threads);
+  c.pool = pool;
+  c.params = params;
+  c.grads = grads;
+  c.ws = ws;
+  return c;
+}
+
+/* a group's rows and buffers */
+typedef struct group {
+  rc_rnn_io io; /* B: its row count; lengths from its first row */
+  int b0;       /* its first row in the caller's tensors */
+  float *ws;    /* its workspace */
+  float *grads; /* where its parameter gradients go */
+} group;
+
+static group group_of(const call *c, int g) {
+  group gr;
+  size_t at = 0;
+  for (int k = 0; k < g; k++) at += group_size(c->cfg, &c->pl, c->io->T, k);
+  gr.b0 = c->pl.row0[g];
+  gr.io = *c->io;
+  gr.io.B = c->pl.row0[g + 1] - gr.b0;
+  gr.io.lengths = c->io->lengths ? c->io->lengths + gr.b0 : NULL;
+  gr.ws = c->ws + at;
+  gr.grads = c->grads;
+  if (g > 0 && c->grads) {
+    for (int k = g; k < c->pl.groups; k++) at += group_size(c->cfg, &c->pl, c->io->T, k);
+    gr.grads = c->ws + at + (size_t)(g - 1) * grads_size(c->cfg);
+  }
+  return gr;
+}
+
+/* layer l's buffers in group gr's workspace (and the shared ones when s is not NULL) */
+static void group_layer(const call *c, const group *gr, int l, shared_buffers *s, layer_buffers *lb) {
+  layout(c->cfg, gr->io.T, gr->io.B, c->pl.lanes, gr->ws, s, l, lb);
+}
+
+/* offset of group gr's rows of layer-direction k in a (L*D, B, width) state tensor */
+static size_t state_at(const call *c, const group *gr, size_t k, int width) {
+  return (k * c->io->B + gr->b0) * width;
+}
+
+static void run_phase(call *c, int tasks, rc_pool_task task) {
+  if (c->pool)
+    rc_pool_run(c->pool, tasks, task, c);
+  else
+    for (int i = 0; i < tasks; i++) task(c, i);
+}
+
+/* ---- dropout masks ----------------------------------------------------------------
+ * Drawn before any group runs, in the order of a single group: every layer's and
+ * direction's variational masks (input mask first), then the dropout masks between layers
+ * in time-major order; each group's rows go into its own buffers. */
+
+static void draw_masks(const call *c, rc_rng *dropout_rng, rc_rng *variational_rng) {
+  const rc_rnn_config *cfg = c->cfg;
+  int D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg);
+  layer_buffers lb;
+  for (int l = 0; l < cfg->num_layers; l++)
+    for (int d = 0; d < D; d++)
+      for (int recurrent = 0; recurrent < 2; recurrent++)
+        for (int g = 0; g < c->pl.groups; g++) {
+          group gr = group_of(c, g);
+          group_layer(c, &gr, l, NULL, &lb);
+          float *mask = recurrent ? lb.dir[d].h_mask : lb.dir[d].x_mask;
+          size_t n = (size_t)gr.io.B * (recurrent ? hout : rc_rnn_layer_input(cfg, l));
+          if (mask)
+            rc_dropout_mask(n, recurrent ? cfg->recurrent_dropout : cfg->input_dropout, variational_rng,
+                            mask);
+        }
+  if (cfg->dropout == 0.0f) return;
+  for (int l = 1; l < cfg->num_layers; l++)
+    for (int t = 0; t < c->io->T; t++)
+      for (int g = 0; g < c->pl.groups; g++) {
+        group gr = group_of(c, g);
+        size_t n = (size_t)gr.io.B * D * hout;
+        group_layer(c, &gr, l, NULL, &lb);
+        rc_dropout_mask(n, cfg->dropout, dropout_rng, lb.mask + (size_t)t * n);
+      }
+}
+
+/* x(rows, stride) columns [col, col + n) *= the same elements of mask */
+static void mask_columns(size_t rows, size_t stride, size_t col, size_t n, const float *mask, float *x) {
+  for (size_t r = 0; r < rows; r++)
+    for (size_t j = col; j < col + n; j++) x[r * stride + j] *= mask[r * stride + j];
+}
+
+/* ---- forward driver ------------------------------------------------------------------ */
+
+/* group gr's rows of x into its layer-0 input (padding zeroed), and its zeros block */
+static void forward_prepare(const call *c, const group *gr) {
+  int T = gr->io.T, B = gr->io.B, in = c->cfg->input_size;
+  shared_buffers s;
+  layer_buffers lb;
+  group_layer(c, gr, 0, &s, &lb);
+  if (s.zeros) memset(s.zeros, 0, largest_vec(c->cfg) * sizeof(float));
+  copy_all_rows(T, B, in, caller_rows(c->x, in, c->io->batch_first, gr->b0, c->io->B),
+                time_major(lb.x, in, 0, B));
+  if (gr->io.lengths) /* padding never reaches the maths, even if it holds NaN */
+    for (int t = 0; t < T; t++)
+      for (int b = 0; b < B; b++)
+        if (!is_active(gr->io.lengths, b, t))
+          memset(lb.x + ((size_t)t * B + b) * in, 0, (size_t)in * sizeof(float));
+}
+
+/* layer l of group gr: the directions of lane `lane`, each followed by the dropout mask
+ * on the columns of the next layer's input it wrote */
+static void forward_layer(const call *c, const group *gr, int l, int lane) {
+  const rc_rnn_config *cfg = c->cfg;
+  int T = gr->io.T, B = gr->io.B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), H = cfg->hidden_size;
+  int top = l + 1 == cfg->num_layers;
+  shared_buffers s;
+  layer_buffers lb, next;
+  group_layer(c, gr, l, &s, &lb);
+  row_block out = caller_rows(c->y, D * hout, c->io->batch_first, gr->b0, c->io->B);
+  if (!top) {
+    group_layer(c, gr, l + 1, NULL, &next);
+    out = time_major(next.x, D * hout, 0, B);
+  }
+  for (int d = lane; d < D; d += c->pl.lanes) {
+    size_t k = (size_t)l * D + d, h_at = state_at(c, gr, k, hout), c_at = state_at(c, gr, k, H);
+    dir_context cx = make_context(cfg, &gr->io, l, d, c->params, NULL, &s, lane);
+    out.col = d * hout;
+    direction_forward(&cx, c->params, lb.x, &lb.dir[d], c->h0 ? c->h0 + h_at : NULL,
+                      c->c0 ? c->c0 + c_at : NULL, out, c->hn + h_at, c->cn ? c->cn + c_at : NULL);
+    if (!top && next.mask && gr->io.training)
+      mask_columns((size_t)T * B, (size_t)D * hout, (size_t)d * hout, hout, next.mask, next.x);
+  }
+}
+
+/* one lane: a group's whole stack */
+static void forward_group_task(void *ctx, int g) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, g);
+  forward_prepare(c, &gr);
+  for (int l = 0; l < c->cfg->num_layers; l++) forward_layer(c, &gr, l, 0);
+}
+
+static void forward_prepare_task(void *ctx, int g) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, g);
+  forward_prepare(c, &gr);
+}
+
+/* two lanes: task i runs lane i % 2 of group i / 2 in layer c->layer */
+static void forward_layer_task(void *ctx, int i) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, i / 2);
+  forward_layer(c, &gr, c->layer, i % 2);
+}
+
+void rc_rnn_forward_on(const rc_rnn_config *cfg, int threads, rc_pool *pool, const float *params, float *ws,
+                       const rc_rnn_io *io, const float *x, const float *h0, const float *c0,
+                       rc_rng *dropout_rng, rc_rng *variational_rng, float *y, float *hn, float *cn) {
+  call c = new_call(cfg, io, threads, pool, params, NULL, ws);
+  c.x = x;
+  c.h0 = h0;
+  c.c0 = c0;
+  c.y = y;
+  c.hn = hn;
+  c.cn = cn;
+  if (io->training) draw_masks(&c, dropout_rng, variational_rng);
+  if (c.pl.lanes == 1) {
+    run_phase(&c, c.pl.groups, forward_group_task);
+    return;
+  }
+  run_phase(&c, c.pl.groups, forward_prepare_task);
+  for (c.layer = 0; c.layer < cfg->num_layers; c.layer++) run_phase(&c, 2 * c.pl.groups, forward_layer_task);
+}
+
 void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, const rc_rnn_io *io,
                     const float *x, const float *h0, const float *c0, rc_rng *dropout_rng,
                     rc_rng *variational_rng, float *y, float *hn, float *cn) {
-  int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), L = cfg->num_layers;
-  size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
-  shared_buffers s;
-  layer_buffers lb, next;
-  layout(cfg, T, B, ws, &s, 0, &lb);
-  if (s.zeros) memset(s.zeros, 0, largest_vec(cfg) * sizeof(float));
-  if (io->training) draw_variational_masks(cfg, T, B, ws, variational_rng);
-  row_block x0 = {lb.x, cfg->input_size, 0, 0};
-  copy_all_rows(T, B, cfg->input_size, x, io->batch_first, x0);
-  if (io->lengths) /* padding never reaches the maths, even if it holds NaN */
-    for (int t = 0; t < T; t++)
-      for (int b = 0; b < B; b++)
-        if (!is_active(io->lengths, b, t))
-          memset(lb.x + ((size_t)t * B + b) * cfg->input_size, 0, (size_t)cfg->input_size * sizeof(float));
-  for (int l = 0; l < L; l++) {
-    row_block out = {y, D * hout, 0, io->batch_first};
-    if (l + 1 < L) {
-      layout(cfg, T, B, ws, NULL, l + 1, &next);
-      out.data = next.x;
-      out.batch_first = 0;
-    }
-    for (int d = 0; d < D; d++) {
-      size_t k = (size_t)l * D + d;
-      dir_context cx = make_context(cfg, io, l, d, params, NULL, &s);
-      out.col = d * hout;
-      direction_forward(&cx, params, lb.x, &lb.dir[d], h0 ? h0 + k * state : NULL, c0 ? c0 + k * cell : NULL,
-                        out, hn + k * state, cn ? cn + k * cell : NULL);
-    }
-    if (l + 1 < L) {
-      if (next.mask && io->training)
-        rc_dropout((size_t)T * B * D * hout, cfg->dropout, dropout_rng, next.x, next.mask, next.x);
-      lb = next;
-    }
-  }
+  rc_rnn_forward_on(cfg, 1, NULL, params, ws, io, x, h0, c0, dropout_rng, variational_rng, y, hn, cn);
 }
 
 /* ---- backward --------------------------------------------------------------- */
 
 /* one time step backward; dh holds dL/dh_t (all paths), dh_prev receives dL/dh_{t-1}
  * (rows whose sequence has ended pass dh through unchanged) */
-static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, shared_buffers *s,
-                          int t, const float *dh, float *dh_prev) {
+static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, lane_buffers *s, int t,
+                          const float *dh, float *dh_prev) {
   step_view v = view_of_step(cx, db, t);
   int rows = active_prefix(cx, t);
   memset(dh_prev, 0, (size_t)cx->B * cx->hout * sizeof(float));
@@ -609,7 +877,7 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
 
 /* parameter gradients and dx for the whole sequence, as single GEMMs over K = T*B */
 static void direction_weight_grads(const dir_context *cx, const float *params, float *grads, const float *x,
-                                   dir_buffers *db, shared_buffers *s, float *dx, int accumulate_dx) {
+                                   dir_buffers *db, lane_buffers *s, float *dx, int accumulate_dx) {
   int rows = cx->T * cx->B;
   const float *dg = db->gates, *dg_hh = db->hh ? db->hh : db->gates;
   const float *x_in = cx->masked && db->x_mask ? db->x : x;
@@ -630,9 +898,10 @@ static void direction_weight_grads(const dir_context *cx, const float *params, f
     rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f, grads + cx->p.w_hr, cx->H);
 }
 
+/* dx gets dL/dx of this direction, or has it added when accumulate_dx */
 static void direction_backward(const dir_context *cx, const float *params, float *grads, const float *x,
-                               dir_buffers *db, shared_buffers *s, const float *dy, const float *ghn,
-                               const float *gcn, float *dx, float *dh0, float *dc0) {
+                               dir_buffers *db, lane_buffers *s, const float *dy, const float *ghn,
+                               const float *gcn, float *dx, int accumulate_dx, float *dh0, float *dc0) {
   int T = cx->T, B = cx->B, hout = cx->hout, width = rc_rnn_dirs(cx->cfg) * hout;
   float *dh = s->dh, *dh_prev = s->dh_prev;
   copy_or_zero(dh, ghn, (size_t)B * hout);
@@ -650,36 +919,132 @@ static void direction_backward(const dir_context *cx, const float *params, float
   }
   memcpy(dh0, dh, (size_t)B * hout * sizeof(float));
   if (db->c && dc0) memcpy(dc0, s->dc, (size_t)B * cx->H * sizeof(float));
-  direction_weight_grads(cx, params, grads, x, db, s, dx, cx->dir > 0);
+  direction_weight_grads(cx, params, grads, x, db, s, dx, accumulate_dx);
+}
+
+/* ---- backward driver ----------------------------------------------------------------- */
+
+/* the gradient buffers take turns: layer l reads dL/dy from one and writes dL/dx into the
+ * other, the top layer reading grad_a */
+static float *layer_dy(const shared_buffers *s, int L, int l) {
+  return (L - 1 - l) % 2 ? s->grad_b : s->grad_a;
+}
+static float *layer_dx(const shared_buffers *s, int L, int l) {
+  return (L - 1 - l) % 2 ? s->grad_a : s->grad_b;
+}
+
+/* group gr's rows of gy, time-major, and its private gradients cleared */
+static void backward_prepare(const call *c, const group *gr) {
+  int width = rc_rnn_dirs(c->cfg) * rc_rnn_hout(c->cfg);
+  shared_buffers s;
+  group_layer(c, gr, -1, &s, NULL);
+  copy_all_rows(gr->io.T, gr->io.B, width, caller_rows(c->gy, width, c->io->batch_first, gr->b0, c->io->B),
+                time_major(s.grad_a, width, 0, gr->io.B));
+  if (gr->grads != c->grads) memset(gr->grads, 0, rc_rnn_each_param(c->cfg, NULL, NULL) * sizeof(float));
+}
+
+/* layer l of group gr, the directions of lane `lane`; beside the forward direction, the
+ * reverse one writes its dL/dx apart, into grad_c */
+static void backward_layer(const call *c, const group *gr, int l, int lane) {
+  const rc_rnn_config *cfg = c->cfg;
+  int D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), H = cfg->hidden_size, L = cfg->num_layers;
+  shared_buffers s;
+  layer_buffers lb;
+  group_layer(c, gr, l, &s, &lb);
+  for (int d = lane; d < D; d += c->pl.lanes) {
+    size_t k = (size_t)l * D + d, h_at = state_at(c, gr, k, hout), c_at = state_at(c, gr, k, H);
+    int apart = c->pl.lanes > 1 && d > 0;
+    dir_context cx = make_context(cfg, &gr->io, l, d, c->params, gr->grads, &s, lane);
+    direction_backward(&cx, c->params, gr->grads, lb.x, &lb.dir[d], &s.lane[lane], layer_dy(&s, L, l),
+                       c->ghn ? c->ghn + h_at : NULL, c->gcn ? c->gcn + c_at : NULL,
+                       apart ? s.grad_c : layer_dx(&s, L, l), d > 0 && !apart, c->dh0 + h_at,
+                       c->dc0 ? c->dc0 + c_at : NULL);
+  }
+}
+
+/* after both directions of layer l: dL/dx of the layer (grad_c added), through the dropout
+ * mask of its input; after layer 0, into the caller's dx */
+static void backward_finish_layer(const call *c, const group *gr, int l) {
+  int T = gr->io.T, B = gr->io.B, in = rc_rnn_layer_input(c->cfg, l);
+  size_t n = (size_t)T * B * in;
+  shared_buffers s;
+  layer_buffers lb;
+  group_layer(c, gr, l, &s, &lb);
+  float *dx = layer_dx(&s, c->cfg->num_layers, l);
+  if (c->pl.lanes > 1)
+    for (size_t i = 0; i < n; i++) dx[i] += s.grad_c[i];
+  if (l > 0 && lb.mask && gr->io.training)
+    for (size_t i = 0; i < n; i++) dx[i] *= lb.mask[i];
+  if (l == 0)
+    copy_all_rows(T, B, in, time_major(dx, in, 0, B),
+                  caller_rows(c->dx, in, c->io->batch_first, gr->b0, c->io->B));
+}
+
+/* one lane: a group's whole stack */
+static void backward_group_task(void *ctx, int g) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, g);
+  backward_prepare(c, &gr);
+  for (int l = c->cfg->num_layers - 1; l >= 0; l--) {
+    backward_layer(c, &gr, l, 0);
+    backward_finish_layer(c, &gr, l);
+  }
+}
+
+static void backward_prepare_task(void *ctx, int g) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, g);
+  backward_prepare(c, &gr);
+}
+
+/* two lanes: task i runs lane i % 2 of group i / 2 in layer c->layer */
+static void backward_layer_task(void *ctx, int i) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, i / 2);
+  backward_layer(c, &gr, c->layer, i % 2);
+}
+
+static void backward_finish_task(void *ctx, int g) {
+  const call *c = (const call *)ctx;
+  group gr = group_of(c, g);
+  backward_finish_layer(c, &gr, c->layer);
+}
+
+/* task i of `threads`: adds the private gradients of groups 1.. (in order) to its share of grads */
+static void reduce_task(void *ctx, int i) {
+  const call *c = (const call *)ctx;
+  size_t n = rc_rnn_each_param(c->cfg, NULL, NULL), share = (n + c->pl.threads - 1) / c->pl.threads;
+  size_t j0 = (size_t)i * share, j1 = j0 + share < n ? j0 + share : n;
+  for (int g = 1; g < c->pl.groups; g++) {
+    const float *priv = group_of(c, g).grads;
+    for (size_t j = j0; j < j1; j++) c->grads[j] += priv[j];
+  }
+}
+
+void rc_rnn_backward_on(const rc_rnn_config *cfg, int threads, rc_pool *pool, const float *params,
+                        float *grads, float *ws, const rc_rnn_io *io, const float *gy, const float *ghn,
+                        const float *gcn, float *dx, float *dh0, float *dc0) {
+  call c = new_call(cfg, io, threads, pool, params, grads, ws);
+  c.gy = gy;
+  c.ghn = ghn;
+  c.gcn = gcn;
+  c.dx = dx;
+  c.dh0 = dh0;
+  c.dc0 = dc0;
+  if (c.pl.lanes == 1) {
+    run_phase(&c, c.pl.groups, backward_group_task);
+  } else {
+    run_phase(&c, c.pl.groups, backward_prepare_task);
+    for (c.layer = cfg->num_layers - 1; c.layer >= 0; c.layer--) {
+      run_phase(&c, 2 * c.pl.groups, backward_layer_task);
+      run_phase(&c, c.pl.groups, backward_finish_task);
+    }
+  }
+  if (c.pl.groups > 1) run_phase(&c, c.pl.threads, reduce_task);
 }
 
 void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads, float *ws,
                      const rc_rnn_io *io, const float *gy, const float *ghn, const float *gcn, float *dx,
                      float *dh0, float *dc0) {
-  int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg);
-  size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
-  shared_buffers s;
-  layer_buffers lb;
-  layout(cfg, T, B, ws, &s, 0, &lb);
-  float *dy = s.grad_a, *dx_l = s.grad_b;
-  row_block dy_rows = {dy, D * hout, 0, 0};
-  copy_all_rows(T, B, D * hout, gy, io->batch_first, dy_rows);
-  for (int l = cfg->num_layers - 1; l >= 0; l--) {
-    layout(cfg, T, B, ws, NULL, l, &lb);
-    for (int d = 0; d < D; d++) {
-      size_t k = (size_t)l * D + d;
-      dir_context cx = make_context(cfg, io, l, d, params, grads, &s);
-      direction_backward(&cx, params, grads, lb.x, &lb.dir[d], &s, dy, ghn ? ghn + k * state : NULL,
-                         gcn ? gcn + k * cell : NULL, dx_l, dh0 + k * state, dc0 ? dc0 + k * cell : NULL);
-    }
-    if (l > 0) {
-      if (lb.mask && io->training)
-        for (size_t i = 0; i < (size_t)T * B * D * hout; i++) dx_l[i] *= lb.mask[i];
-      float *tmp = dy;
-      dy = dx_l;
-      dx_l = tmp;
-    }
-  }
-  row_block dx_rows = {dx, cfg->input_size, 0, io->batch_first};
-  copy_all_rows(T, B, cfg->input_size, dx_l, 0, dx_rows);
+  rc_rnn_backward_on(cfg, 1, NULL, params, grads, ws, io, gy, ghn, gcn, dx, dh0, dc0);
 }

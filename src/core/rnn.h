@@ -9,6 +9,7 @@
 
 #include "cells.h"
 #include "common.h"
+#include "pool.h"
 #include "rng.h"
 
 RC_BEGIN_DECLS
@@ -54,7 +55,7 @@ RC_INTERNAL void rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int di
  * (PyTorch's default), layer-norm gains 1 and biases 0 */
 RC_INTERNAL void rc_rnn_init_params(const rc_rnn_config *cfg, float *params, rc_rng *rng);
 
-/* floats of workspace needed for a (T, B) forward + backward */
+/* floats of workspace needed for a (T, B) forward + backward on one thread */
 RC_INTERNAL size_t rc_rnn_workspace_size(const rc_rnn_config *cfg, int T, int B);
 
 /* Input and output layouts of the caller's buffers, and the mode of the call. */
@@ -78,6 +79,19 @@ RC_INTERNAL void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, f
 RC_INTERNAL void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads, float *ws,
                                  const rc_rnn_io *io, const float *gy, const float *ghn, const float *gcn,
                                  float *dx, float *dh0, float *dc0);
+
+/* The same on `threads` threads (rnn.c, "threads"): the batch split into row groups and
+ * the directions of a bidirectional layer side by side, the tasks run by pool (NULL: by
+ * the caller, in order). threads = 1 is the calls above. The workspace size depends on
+ * threads and io's T, B and lengths; a backward takes the threads of its forward. */
+RC_INTERNAL size_t rc_rnn_workspace_size_on(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads);
+RC_INTERNAL void rc_rnn_forward_on(const rc_rnn_config *cfg, int threads, rc_pool *pool, const float *params,
+                                   float *ws, const rc_rnn_io *io, const float *x, const float *h0,
+                                   const float *c0, rc_rng *dropout_rng, rc_rng *variational_rng, float *y,
+                                   float *hn, float *cn);
+RC_INTERNAL void rc_rnn_backward_on(const rc_rnn_config *cfg, int threads, rc_pool *pool, const float *params,
+                                    float *grads, float *ws, const rc_rnn_io *io, const float *gy,
+                                    const float *ghn, const float *gcn, float *dx, float *dh0, float *dc0);
 
 RC_END_DECLS
 

@@ -36,6 +36,13 @@ typedef struct rc_tensor {
   size_t numel;
 } rc_tensor;
 
+/* ---- argument errors ------------------------------------------------------------------ */
+
+/* luaL_argerror that names the function on every Lua: where the call site gives no name
+ * (LuaJIT's tail calls of C functions) it is looked up among recur.core's functions and
+ * the Tensor, Generator and Stepper methods. Every check below raises through it. */
+RC_INTERNAL int rcl_argerror(lua_State *L, int arg, const char *extramsg);
+
 /* ---- values and tensors ------------------------------------------------------------- */
 
 /* the __name of a value's metatable (e.g. "recur.Tensor"), else its Lua type name */

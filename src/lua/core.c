@@ -12,11 +12,9 @@
 #include "stepper.h"
 #include "tensor.h"
 #include "tensor_arith.h"
+#include "workers.h"
 
 #define RECUR_VERSION "0.1.0-dev"
-
-/* more BLAS threads than this is a mistake, not a machine */
-#define MAX_THREADS 1024
 
 /* sets the BLAS thread count (0: the current one); raises when the memory for its work
  * buffers is missing (see rc_blas_set_threads) */
@@ -27,12 +25,12 @@ static void set_threads(lua_State *L, const char *fn, int n) {
 }
 
 static int l_set_num_threads(lua_State *L) {
-  set_threads(L, "set_num_threads", (int)rcl_check_integer_in(L, 1, "threads", 1, MAX_THREADS));
+  rcl_set_num_threads(L, rcl_check_integer_in(L, 1, "threads", 1, RC_POOL_MAX_THREADS));
   return 0;
 }
 
 static int l_get_num_threads(lua_State *L) {
-  lua_pushinteger(L, rc_blas_get_threads());
+  lua_pushinteger(L, rcl_get_num_threads(L));
   return 1;
 }
 
@@ -49,8 +47,10 @@ static int l_config(lua_State *L) {
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
   set_string(L, "vector_level", rc_vector_level());
-  lua_pushinteger(L, rc_blas_get_threads());
+  lua_pushinteger(L, rcl_get_num_threads(L));
   lua_setfield(L, -2, "num_threads");
+  lua_pushinteger(L, rc_blas_get_threads());
+  lua_setfield(L, -2, "blas_threads");
   return 1;
 }
 

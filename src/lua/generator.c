@@ -32,8 +32,8 @@ rc_rng *rcl_opt_generator(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return rcl_default_generator(L);
   rc_rng *g = (rc_rng *)luaL_testudata(L, arg, RC_GENERATOR);
   if (!g)
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "generator: expected a recur.Generator, got %s", rcl_typename(L, arg)));
+    rcl_argerror(L, arg,
+                 lua_pushfstring(L, "generator: expected a recur.Generator, got %s", rcl_typename(L, arg)));
   return g;
 }
 
@@ -114,7 +114,7 @@ static int g_set_state(lua_State *L) {
   double spare;
   if (sscanf(s, "pcg32:%16llx:%16llx:%16llx:%d:%la%n", &state, &inc, &seed, &has_spare, &spare, &used) != 5 ||
       s[used] != '\0' || (inc & 1u) == 0 || (has_spare != 0 && has_spare != 1))
-    return luaL_argerror(L, 2, "state: not a string from Generator:get_state()");
+    return rcl_argerror(L, 2, "state: not a string from Generator:get_state()");
   g->state = state;
   g->inc = inc;
   g->seed = seed;

@@ -11,6 +11,7 @@
 #include "generator.h"
 #include "stepper.h"
 #include "tensor.h"
+#include "workers.h"
 
 /* largest size any single matrix dimension may have, so that products fit BLAS ints */
 #define MAX_SIZE (1 << 20)
@@ -250,17 +251,23 @@ static void check_extra_args(lua_State *L, const rcl_recurrence *r, int max_args
                max_args - 1, families_with_cell_state(L));
 }
 
+/* checks that the options argument at opts is nil or a table (example: what one looks
+ * like; state: the argument a layer with a cell state takes there) */
+static void check_options(lua_State *L, const rcl_recurrence *r, int opts, const char *example,
+                          const char *state) {
+  if (lua_isnoneornil(L, opts) || lua_istable(L, opts)) return;
+  const char *why = r->cfg.cell->states == 2
+                        ? ""
+                        : lua_pushfstring(L, " (only %s has %s)", families_with_cell_state(L), state);
+  luaL_argerror(L, opts,
+                lua_pushfstring(L, "options: expected a table such as {%s}, got %s%s", example,
+                                rcl_typename(L, opts), why));
+}
+
 /* reads opts.lengths (a Lua array or a 1-D tensor of B integers in 1..T) into the
  * lengths buffer; returns it, or NULL when opts or lengths is absent */
 static int *read_lengths(lua_State *L, rcl_recurrence *r, int opts, lua_Integer T, lua_Integer B) {
   if (lua_isnoneornil(L, opts)) return NULL;
-  if (!lua_istable(L, opts)) {
-    const char *why =
-        r->cfg.cell->states == 2 ? "" : lua_pushfstring(L, " (only %s has c0)", families_with_cell_state(L));
-    luaL_argerror(L, opts,
-                  lua_pushfstring(L, "options: expected a table such as {lengths = ...}, got %s%s",
-                                  rcl_typename(L, opts), why));
-  }
   lua_getfield(L, opts, "lengths");
   int at = lua_gettop(L);
   if (lua_isnil(L, at)) return NULL;
@@ -281,6 +288,35 @@ static int *read_lengths(lua_State *L, rcl_recurrence *r, int opts, lua_Integer 
   return r->lengths;
 }
 
+/* does [a, a + na) share a float with [b, b + nb)? */
+static int overlaps(const float *a, size_t na, const float *b, size_t nb) {
+  uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+  return a0 < b0 + nb * sizeof(float) && b0 < a0 + na * sizeof(float);
+}
+
+/* A result tensor: opts.out when given (checked: its shape, and no memory shared with the
+ * inputs, nor with the layer's parameters and gradients), else a new zeroed tensor.
+ * Pushes it. inputs: n tensors (NULL where absent) named by names. */
+static rc_tensor *push_result(lua_State *L, const rcl_recurrence *r, int opts, int ndim,
+                              const lua_Integer *shape, const rc_tensor *const *inputs,
+                              const char *const *names, int n) {
+  if (lua_isnoneornil(L, opts) || lua_getfield(L, opts, "out") == LUA_TNIL) {
+    if (!lua_isnoneornil(L, opts)) lua_pop(L, 1);
+    return rcl_new_tensor(L, ndim, shape);
+  }
+  int at = lua_gettop(L);
+  rc_tensor *out = rcl_check_tensor(L, at, "out");
+  rcl_check_shape(L, at, out, "out", ndim, shape);
+  size_t params = rc_rnn_each_param(&r->cfg, NULL, NULL);
+  const char *shared = overlaps(out->data, out->numel, r->params, params)  ? "the layer's parameters"
+                       : overlaps(out->data, out->numel, r->grads, params) ? "the layer's gradients"
+                                                                           : NULL;
+  for (int k = 0; k < n && !shared; k++)
+    if (inputs[k] && overlaps(out->data, out->numel, inputs[k]->data, inputs[k]->numel)) shared = names[k];
+  if (shared) luaL_argerror(L, opts, lua_pushfstring(L, "out: shares memory with %s", shared));
+  return out;
+}
+
 /* the generator of the variational dropout masks: the layer's, else the default one */
 static rc_rng *layer_generator(lua_State *L) {
   rcl_get_field(L, 1, "generator");
@@ -295,6 +331,7 @@ static int r_forward(lua_State *L) {
   rcl_recurrence *r = rcl_check_recurrence(L, 1);
   int cell_state = r->cfg.cell->states == 2, opts = cell_state ? 5 : 4;
   check_extra_args(L, r, opts, "forward");
+  check_options(L, r, opts, "lengths = ...", "c0");
   rc_tensor *x = rcl_check_tensor(L, 2, "x");
   if (x->ndim != 2 && x->ndim != 3)
     return luaL_argerror(
@@ -310,34 +347,38 @@ static int r_forward(lua_State *L) {
   const float *h0 = opt_state(L, 3, "h0", s.ndim_state, s.h);
   const float *c0 = cell_state ? opt_state(L, 4, "c0", s.ndim_state, s.c) : NULL;
   r->has_forward = 0; /* stays 0 if the forward raises */
-  const int *lengths = read_lengths(L, r, opts, T, B);
-  ensure_workspace(L, r, rc_rnn_workspace_size(&r->cfg, (int)T, (int)B));
-  rc_rng *variational = layer_generator(L);
-  lua_settop(L, 5);
-  rc_tensor *y = rcl_new_tensor(L, s.ndim_seq, s.y);    /* 6 */
-  rc_tensor *hn = rcl_new_tensor(L, s.ndim_state, s.h); /* 7 */
-  rc_tensor *cn = cell_state ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
   rc_rnn_io io;
   io.T = (int)T;
   io.B = (int)B;
   io.batch_first = r->batch_first && !unbatched;
-  io.lengths = lengths;
+  io.lengths = read_lengths(L, r, opts, T, B);
   io.training = r->training;
-  rc_rnn_forward(&r->cfg, r->params, r->ws, &io, x->data, h0, c0, rcl_default_generator(L), variational,
-                 y->data, hn->data, cn ? cn->data : NULL);
-  r->has_forward = lengths ? 2 : 1; /* 2: backward uses r->lengths */
+  int threads = rcl_threads(L);
+  ensure_workspace(L, r, rc_rnn_workspace_size_on(&r->cfg, &io, threads));
+  rc_rng *variational = layer_generator(L);
+  lua_settop(L, 5);
+  const rc_tensor *inputs[3] = {x, rcl_test_tensor(L, 3), cell_state ? rcl_test_tensor(L, 4) : NULL};
+  static const char *const names[3] = {"x", "h0", "c0"};
+  rc_tensor *y = push_result(L, r, opts, s.ndim_seq, s.y, inputs, names, 3); /* 6 */
+  rc_tensor *hn = rcl_new_tensor(L, s.ndim_state, s.h);                      /* 7 */
+  rc_tensor *cn = cell_state ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
+  rc_rnn_forward_on(&r->cfg, threads, rcl_pool(L), r->params, r->ws, &io, x->data, h0, c0,
+                    rcl_default_generator(L), variational, y->data, hn->data, cn ? cn->data : NULL);
+  r->has_forward = io.lengths ? 2 : 1; /* 2: backward uses r->lengths */
   r->forward_training = r->training;
+  r->forward_threads = threads;
   r->unbatched = unbatched;
   r->T = (int)T;
   r->B = (int)B;
   return cell_state ? 3 : 2;
 }
 
-/* backward(grad_output[, grad_hn[, grad_cn]]) -> dx, dh0[, dc0] */
+/* backward(grad_output[, grad_hn[, grad_cn]][, {out = dx}]) -> dx, dh0[, dc0] */
 static int r_backward(lua_State *L) {
   rcl_recurrence *r = rcl_check_recurrence(L, 1);
-  int cell_state = r->cfg.cell->states == 2;
-  check_extra_args(L, r, cell_state ? 4 : 3, "backward");
+  int cell_state = r->cfg.cell->states == 2, opts = cell_state ? 5 : 4;
+  check_extra_args(L, r, opts, "backward");
+  check_options(L, r, opts, "out = ...", "grad_cn");
   if (!r->has_forward)
     return luaL_error(
         L, "%s:backward: no forward to differentiate (call forward first; each forward allows one backward)",
@@ -347,8 +388,10 @@ static int r_backward(lua_State *L) {
   rcl_check_shape(L, 2, gy, "grad_output", s.ndim_seq, s.y);
   const float *ghn = opt_state(L, 3, "grad_hn", s.ndim_state, s.h);
   const float *gcn = cell_state ? opt_state(L, 4, "grad_cn", s.ndim_state, s.c) : NULL;
-  lua_settop(L, 4);
-  rc_tensor *dx = rcl_new_tensor(L, s.ndim_seq, s.x);
+  lua_settop(L, 5);
+  const rc_tensor *inputs[3] = {gy, rcl_test_tensor(L, 3), cell_state ? rcl_test_tensor(L, 4) : NULL};
+  static const char *const names[3] = {"grad_output", "grad_hn", "grad_cn"};
+  rc_tensor *dx = push_result(L, r, opts, s.ndim_seq, s.x, inputs, names, 3);
   rc_tensor *dh0 = rcl_new_tensor(L, s.ndim_state, s.h);
   rc_tensor *dc0 = cell_state ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
   rc_rnn_io io;
@@ -358,8 +401,8 @@ static int r_backward(lua_State *L) {
   io.lengths = r->has_forward == 2 ? r->lengths : NULL;
   io.training = r->forward_training;
   r->has_forward = 0; /* backward overwrites the activations with gradients */
-  rc_rnn_backward(&r->cfg, r->params, r->grads, r->ws, &io, gy->data, ghn, gcn, dx->data, dh0->data,
-                  dc0 ? dc0->data : NULL);
+  rc_rnn_backward_on(&r->cfg, r->forward_threads, rcl_pool(L), r->params, r->grads, r->ws, &io, gy->data, ghn,
+                     gcn, dx->data, dh0->data, dc0 ? dc0->data : NULL);
   return cell_state ? 3 : 2;
 }
 
@@ -378,12 +421,16 @@ static int r_reset_parameters(lua_State *L) {
   return 0;
 }
 
-/* workspace_bytes(T, B): bytes of workspace a (T, B) forward + backward uses */
+/* workspace_bytes(T, B): bytes of workspace a (T, B) forward + backward uses at the
+ * state's thread count (without lengths) */
 static int r_workspace_bytes(lua_State *L) {
   rcl_recurrence *r = rcl_check_recurrence(L, 1);
-  lua_Integer T = rcl_check_integer_in(L, 2, "T", 1, INT_MAX / 16);
-  lua_Integer B = rcl_check_integer_in(L, 3, "B", 1, INT_MAX / 16);
-  lua_pushinteger(L, (lua_Integer)(rc_rnn_workspace_size(&r->cfg, (int)T, (int)B) * sizeof(float)));
+  rc_rnn_io io;
+  io.T = (int)rcl_check_integer_in(L, 2, "T", 1, INT_MAX / 16);
+  io.B = (int)rcl_check_integer_in(L, 3, "B", 1, INT_MAX / 16);
+  io.batch_first = io.training = 0;
+  io.lengths = NULL;
+  lua_pushinteger(L, (lua_Integer)(rc_rnn_workspace_size_on(&r->cfg, &io, rcl_threads(L)) * sizeof(float)));
   return 1;
 }
 

@@ -17,7 +17,8 @@ typedef struct rcl_recurrence {
   size_t ws_floats;
   /* the last forward, which backward differentiates */
   int has_forward, unbatched, T, B, forward_training;
-  int *lengths; /* per batch row, or NULL; storage kept in the user value table */
+  int forward_threads; /* its threads (rnn.h): backward runs the same split */
+  int *lengths;        /* per batch row, or NULL; storage kept in the user value table */
   size_t lengths_cap;
 } rcl_recurrence;
 

@@ -68,9 +68,9 @@ rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape) {
 static int read_shape(lua_State *L, int arg, lua_Integer *shape, int infer) {
   size_t ndim = rcl_check_array(L, arg, "shape", RCL_MAX_ARRAY);
   if (ndim < 1 || ndim > RC_MAX_DIMS)
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "shape: expected 1 to %d sizes, got %s", RC_MAX_DIMS,
-                                  rcl_istr(L, (long long)ndim)));
+    rcl_argerror(L, arg,
+                 lua_pushfstring(L, "shape: expected 1 to %d sizes, got %s", RC_MAX_DIMS,
+                                 rcl_istr(L, (long long)ndim)));
   rcl_int_list list = {L, lua_absindex(L, arg), "shape", NULL, ndim};
   for (size_t i = 0; i < ndim; i++) shape[i] = rcl_int_list_check(&list, i, infer ? -1 : 0, LUA_MAXINTEGER);
   return (int)ndim;
@@ -79,9 +79,9 @@ static int read_shape(lua_State *L, int arg, lua_Integer *shape, int infer) {
 static int too_large(lua_State *L, int arg, const lua_Integer *shape, int ndim) {
   char text[160];
   rcl_shape_string(shape, ndim, text, sizeof text);
-  return luaL_argerror(L, arg,
-                       lua_pushfstring(L, "shape: %s has too many elements (at most %s)", text,
-                                       rcl_istr(L, (long long)RCL_MAX_NUMEL)));
+  return rcl_argerror(L, arg,
+                      lua_pushfstring(L, "shape: %s has too many elements (at most %s)", text,
+                                      rcl_istr(L, (long long)RCL_MAX_NUMEL)));
 }
 
 static rc_tensor *new_from_shape_arg(lua_State *L, int arg) {
@@ -133,7 +133,7 @@ static int nested_shape(lua_State *L, int idx, lua_Integer *shape) {
   lua_pushvalue(L, idx);
   while (lua_type(L, -1) == LUA_TTABLE) {
     if (ndim == RC_MAX_DIMS)
-      luaL_argerror(L, idx, lua_pushfstring(L, "data: more than %d nesting levels", RC_MAX_DIMS));
+      rcl_argerror(L, idx, lua_pushfstring(L, "data: more than %d nesting levels", RC_MAX_DIMS));
     shape[ndim++] = (lua_Integer)lua_rawlen(L, -1);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
@@ -151,22 +151,22 @@ static void fill_nested(lua_State *L, const lua_Integer *shape, int ndim, int de
   size_t plen = strlen(c->path);
   lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
   if (len != shape[depth])
-    luaL_argerror(L, 1,
-                  lua_pushfstring(L, "data: row %s has %s elements, expected %s", plen ? c->path : "(top)",
-                                  rcl_istr(L, len), rcl_istr(L, shape[depth])));
+    rcl_argerror(L, 1,
+                 lua_pushfstring(L, "data: row %s has %s elements, expected %s", plen ? c->path : "(top)",
+                                 rcl_istr(L, len), rcl_istr(L, shape[depth])));
   for (lua_Integer i = 1; i <= len; i++) {
     snprintf(c->path + plen, sizeof c->path - plen, "[%lld]", (long long)i);
     lua_rawgeti(L, -1, i);
     int type = lua_type(L, -1);
     if (depth + 1 < ndim) {
       if (type != LUA_TTABLE)
-        luaL_argerror(
+        rcl_argerror(
             L, 1,
             lua_pushfstring(L, "data: element %s is a %s, expected a table", c->path, lua_typename(L, type)));
       fill_nested(L, shape, ndim, depth + 1, c);
     } else {
       if (type != LUA_TNUMBER)
-        luaL_argerror(
+        rcl_argerror(
             L, 1,
             lua_pushfstring(L, "data: element %s is a %s, expected a number", c->path, rcl_typename(L, -1)));
       if (c->out) *c->out++ = (float)lua_tonumber(L, -1);
@@ -183,7 +183,7 @@ static int l_tensor(lua_State *L) {
     return 1;
   }
   if (lua_type(L, 1) != LUA_TTABLE)
-    return luaL_argerror(
+    return rcl_argerror(
         L, 1, lua_pushfstring(L, "data: expected a nested table of numbers, got %s", rcl_typename(L, 1)));
   lua_settop(L, 1);
   lua_Integer shape[RC_MAX_DIMS];
@@ -275,7 +275,7 @@ static int m_totable(lua_State *L) {
 static int m_copy(lua_State *L) {
   rc_tensor *t = self(L), *src = rcl_check_tensor(L, 2, "src");
   if (src->numel != t->numel)
-    return luaL_argerror(
+    return rcl_argerror(
         L, 2,
         lua_pushfstring(L, "src: expected %s elements, got %s", rcl_istr(L, (long long)t->numel),
                         rcl_istr(L, (long long)src->numel)));
@@ -305,9 +305,9 @@ static int m_zero(lua_State *L) {
 static int shape_mismatch(lua_State *L, const lua_Integer *shape, int ndim, const rc_tensor *t) {
   char want[160];
   rcl_shape_string(shape, ndim, want, sizeof want);
-  return luaL_argerror(L, 2,
-                       lua_pushfstring(L, "shape: %s does not fit a tensor of %s elements", want,
-                                       rcl_istr(L, (long long)t->numel)));
+  return rcl_argerror(L, 2,
+                      lua_pushfstring(L, "shape: %s does not fit a tensor of %s elements", want,
+                                      rcl_istr(L, (long long)t->numel)));
 }
 
 /* t:view(shape), t:reshape(shape): the same memory with another shape; one size may be
@@ -320,7 +320,7 @@ static int m_view(lua_State *L) {
     if (shape[i] != -1)
       known[nknown++] = shape[i];
     else if (infer >= 0)
-      return luaL_argerror(L, 2, "shape: only one size may be -1");
+      return rcl_argerror(L, 2, "shape: only one size may be -1");
     else
       infer = i;
   }
@@ -462,7 +462,7 @@ static void binary(lua_State *L, binop op, rc_tensor *t, rc_tensor *out) {
     float v = (float)lua_tonumber(L, 2);
     for (size_t i = 0; i < t->numel; i++) out->data[i] = apply(op, t->data[i], v);
   } else {
-    luaL_argerror(
+    rcl_argerror(
         L, 2, lua_pushfstring(L, "other: expected a number or a recur.Tensor, got %s", rcl_typename(L, 2)));
   }
 }
@@ -632,16 +632,16 @@ static int m_matmul(lua_State *L) {
   if (b->ndim > 2 || b->shape[0] != a->shape[1]) {
     char got[160];
     rcl_shape_string(b->shape, b->ndim, got, sizeof got);
-    return luaL_argerror(L, 2,
-                         lua_pushfstring(L, "other: expected shape (%s, n) or (%s), got %s",
-                                         rcl_istr(L, a->shape[1]), rcl_istr(L, a->shape[1]), got));
+    return rcl_argerror(L, 2,
+                        lua_pushfstring(L, "other: expected shape (%s, n) or (%s), got %s",
+                                        rcl_istr(L, a->shape[1]), rcl_istr(L, a->shape[1]), got));
   }
   lua_Integer shape[2] = {a->shape[0], b->ndim == 2 ? b->shape[1] : 1};
   size_t n;
   if (!rcl_shape_numel(shape, b->ndim, &n))
-    return luaL_argerror(L, 2, "other: the product has too many elements");
+    return rcl_argerror(L, 2, "other: the product has too many elements");
   if (shape[0] > INT_MAX || shape[1] > INT_MAX || a->shape[1] > INT_MAX)
-    return luaL_argerror(L, 2, "other: sizes above 2^31 - 1 do not fit BLAS");
+    return rcl_argerror(L, 2, "other: sizes above 2^31 - 1 do not fit BLAS");
   rc_tensor *c = rcl_new_tensor(L, b->ndim, shape);
   int m = (int)shape[0], k = (int)a->shape[1], cols = (int)shape[1];
   if (b->ndim == 1)

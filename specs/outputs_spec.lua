@@ -1,0 +1,100 @@
+-- The recurrent layers' results and their storage: a tensor a caller holds never changes
+-- under them; `out` (PyTorch's out=) lets a caller hand a tensor back for the layer to
+-- write into, so that a loop allocates no new output memory.
+local recur = require "recur"
+local helpers = require "specs.helpers"
+local checks = require "specs.layer_checks"
+
+local function error_of(f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok, "expected an error")
+  return tostring(err)
+end
+
+describe("layer outputs", function()
+  it("a held output does not change after the next forward or backward", function()
+    for _, make in ipairs{recur.GRU, recur.LSTM} do
+      local layer = make{input_size = 3, hidden_size = 4, num_layers = 2}
+      local y1 = layer:forward(recur.randn{5, 2, 3})
+      local dx1 = layer:backward(recur.randn{5, 2, 4})
+      local y1_copy, dx1_copy = y1:clone(), dx1:clone()
+      local y2 = layer:forward(recur.randn{5, 2, 3})
+      local dx2 = layer:backward(recur.randn{5, 2, 4})
+      helpers.assert_close(y1, y1_copy, 0, "y1")
+      helpers.assert_close(dx1, dx1_copy, 0, "dx1")
+      assert.are_not.equal(y1, y2)
+      assert.are_not.equal(dx1, dx2)
+    end
+  end)
+
+  it("forward writes into out and returns it, with the values of a new result", function()
+    local layer = recur.LSTM{input_size = 3, hidden_size = 4, bidirectional = true, batch_first = true}
+    layer:evaluate()
+    local x = recur.randn{2, 5, 3}
+    local want = layer:forward(x)
+    local out = recur.full({2, 5, 8}, 0 / 0) -- NaN everywhere: every element must be written
+    local y, hn, cn = layer:forward(x, nil, nil, {out = out})
+    assert.are.equal(out, y)
+    assert.is_true(hn ~= nil and cn ~= nil)
+    helpers.assert_close(out, want, 0, "y")
+    local packed = {lengths = {5, 2}}
+    local want_packed = layer:forward(x, nil, nil, packed)
+    out:fill(0 / 0)
+    layer:forward(x, nil, nil, {lengths = {5, 2}, out = out})
+    helpers.assert_close(out, want_packed, 0, "y packed")
+  end)
+
+  it("backward writes dx into out and returns it", function()
+    local layer = recur.GRU{input_size = 3, hidden_size = 4}
+    local x, gy = recur.randn{5, 2, 3}, recur.randn{5, 2, 4}
+    layer:forward(x)
+    local want = layer:backward(gy)
+    layer:forward(x)
+    local out = recur.full({5, 2, 3}, 0 / 0)
+    local dx, dh0 = layer:backward(gy, nil, {out = out})
+    assert.are.equal(out, dx)
+    assert.is_true(dh0 ~= nil)
+    helpers.assert_close(out, want, 0, "dx")
+  end)
+
+  it("rejects an out of the wrong shape, or sharing memory with an input or the layer", function()
+    local layer = recur.LSTM{input_size = 4, hidden_size = 4}
+    local x = recur.randn{3, 2, 4}
+    local big = recur.zeros{6, 2, 4}
+    assert.matches("out: expected shape %(3, 2, 4%), got %(3, 2, 5%)",
+      error_of(layer.forward, layer, x, nil, nil, {out = recur.zeros{3, 2, 5}}))
+    assert.matches("out: expected a recur.Tensor, got number", error_of(layer.forward, layer, x, nil, nil, {out = 3}))
+    assert.matches("out: shares memory with x", error_of(layer.forward, layer, x, nil, nil, {out = x}))
+    assert.matches("out: shares memory with x", error_of(layer.forward, layer, big:narrow(1, 2, 3), nil, nil,
+      {out = big:narrow(1, 1, 3)}))
+    local h0 = recur.zeros{3, 2, 4}
+    assert.matches("out: shares memory with h0", error_of(layer.forward, layer, x, h0:narrow(1, 1, 1), nil, {out = h0}))
+    local weights = layer:flat_parameters():narrow(1, 1, 24):view{3, 2, 4}
+    assert.matches("out: shares memory with the layer's parameters", error_of(layer.forward, layer, x, nil, nil, {out = weights}))
+    local grads = layer:flat_gradients():narrow(1, 1, 24):view{3, 2, 4}
+    assert.matches("out: shares memory with the layer's gradients", error_of(layer.forward, layer, x, nil, nil, {out = grads}))
+    layer:forward(x)
+    local gy = recur.randn{3, 2, 4}
+    assert.matches("out: shares memory with grad_output", error_of(layer.backward, layer, gy, nil, nil, {out = gy}))
+    local gru = recur.GRU{input_size = 4, hidden_size = 4}
+    gru:forward(x)
+    assert.matches("options: expected a table such as {out = ...}, got recur.Tensor %(only LSTM has grad_cn%)",
+      error_of(gru.backward, gru, gy, nil, recur.zeros{1, 2, 4}))
+    -- a rejected out leaves the layer as it was: the forward before it can still be differentiated
+    assert.is_true(gru:backward(gy) ~= nil)
+  end)
+
+  it("a loop that hands y and dx back allocates only the small states", function()
+    local layer = recur.LSTM{input_size = 8, hidden_size = 16}
+    local x, gy = recur.randn{200, 4, 8}, recur.randn{200, 4, 16}
+    local y, dx = layer:forward(x), layer:backward(gy)
+    local y_opts, dx_opts = {out = y}, {out = dx}
+    local states_kb = 4 * (4 * 16 * 4) / 1024 -- hn, cn, dh0, dc0
+    local kb = checks.allocated_kb(function()
+      layer:forward(x, nil, nil, y_opts)
+      layer:backward(gy, nil, nil, dx_opts)
+    end)
+    local y_kb = 200 * 4 * 16 * 4 / 1024
+    assert.is_true(kb < states_kb + 3, string.format("%.1f KB allocated (y alone is %.1f KB)", kb, y_kb))
+  end)
+end)
