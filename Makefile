@@ -455,7 +455,7 @@ MPICC ?= mpicc
 MPI_SRC = $(wildcard src/mpi/*.c)
 mpi: recur/distributed_core.so
 
-recur/distributed_core.so: $(MPI_SRC) src/lua/tensor.h src/lua/compat.h
+recur/distributed_core.so: $(MPI_SRC) $(HDR)
 	@mkdir -p recur
 	$(MPICC) $(ALLCFLAGS) -Isrc/lua $(LIBFLAG) -o $@ $(MPI_SRC)
 

@@ -302,6 +302,86 @@ function dist.broadcast(what, root)
   return what
 end
 
+--- Training with fit
+-- @section fit
+
+-- fn's number result averaged over the ranks (nil stays nil)
+local function averaged(fn)
+  if not fn then return nil end
+  return function(...)
+    local loss = fn(...)
+    if type(loss) ~= "number" then return loss end
+    return dist.allreduce(loss, "mean")
+  end
+end
+
+-- a criterion whose forward gives the loss averaged over the ranks
+local function averaged_criterion(criterion)
+  return {
+    forward = function(_, ...) return dist.allreduce(criterion:forward(...), "mean") end,
+    backward = function(_, ...) return criterion:backward(...) end,
+  }
+end
+
+--- `recur.train.fit` for data-parallel training: the same options, each rank giving its
+-- own shard as `train` and `val` (CharBatches or WindowLoader with `rank` and `world`).
+-- On top of fit: the model is broadcast from rank 0 first; every loss (training and
+-- validation) is averaged over the ranks, so that the divergence guard, the history, the
+-- best model and early stopping agree on every rank; the gradients are averaged after
+-- `backward` (before `on_gradients`, the gradient check and clipping); `max_seconds`, and
+-- `ctx.stop` set by `on_step` or `on_epoch` on any rank, stop every rank at the same step;
+-- rank 0 alone prints (its items per second count the whole job's) and writes
+-- `checkpoint` and `save_best` (every rank reads `resume`); at the end every rank holds
+-- rank 0's final weights. The loaders' `state()` must be the same on every rank
+-- (CharBatches' and WindowLoader's are). Every rank must call it.
+-- @return fit's History, the same on every rank
+function dist.fit(opts)
+  need_init("fit")
+  if type(opts) ~= "table" then error("recur.distributed.fit: expected an options table, got " .. util.describe(opts), 2) end
+  local main, world = mpi.rank() == 0, mpi.size()
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  local max_seconds, start, timed_out = opts.max_seconds, recur.monotonic(), false
+  o.max_seconds = nil
+  if opts.forward then
+    o.forward, o.evaluate = averaged(opts.forward), averaged(opts.evaluate)
+  else
+    o.criterion, o.evaluate = opts.criterion and averaged_criterion(opts.criterion), averaged(opts.evaluate)
+  end
+  o.on_gradients = function(ctx)
+    dist.allreduce_gradients(opts.model)
+    if opts.on_gradients then opts.on_gradients(ctx) end
+  end
+  -- any rank's stop, and rank 0's clock, stop every rank after the same step
+  local function agreed_stop(hook)
+    return function(ctx)
+      if hook then hook(ctx) end
+      local stop = ctx.stop and 1 or 0
+      if max_seconds and main and recur.monotonic() - start >= max_seconds then stop = 2 end
+      stop = dist.allreduce(stop, "max")
+      timed_out = timed_out or stop == 2
+      ctx.stop = stop > 0 or nil
+    end
+  end
+  o.on_step, o.on_epoch = agreed_stop(opts.on_step), agreed_stop(opts.on_epoch)
+  if main then
+    o.items = function(...)
+      local n = select("#", ...)
+      local last = select(n, ...)
+      local items = opts.items and opts.items(...) or (is_tensor(last) and last:numel()) or 1
+      return items * world
+    end
+  else
+    o.print, o.progress, o.checkpoint, o.save_best, o.keep_best = function() end, false, nil, nil, false
+  end
+  dist.broadcast(opts.model)
+  local ok, history = pcall(recur.train.fit, o)
+  if not ok then error(history, 2) end
+  dist.broadcast(opts.model) -- rank 0's final weights (the best ones, with keep_best) everywhere
+  if timed_out and history.stopped == "callback" then history.stopped = "time" end
+  return history
+end
+
 --- Checkpoints
 -- @section checkpoints
 

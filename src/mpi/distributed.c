@@ -21,6 +21,9 @@
  * a message instead of a hang. A rank killed by a signal is mpirun's to handle: it ends
  * the job. */
 #define _POSIX_C_SOURCE 200112L /* setenv */
+/* MPI's C API only, also when compiled as C++ (Open MPI and MPICH add C++ bindings then) */
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 
 #include <limits.h>
 #include <mpi.h>
