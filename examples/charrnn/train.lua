@@ -8,6 +8,7 @@
 --   lua5.4 examples/charrnn/train.lua --cell gru --epochs 2
 --   lua5.4 examples/charrnn/train.lua --resume examples/charrnn/out/checkpoint.safetensors
 --   lua5.4 examples/charrnn/train.lua --level word --min-count 3     # a word-level model
+--   mpirun -np 2 lua5.4 examples/charrnn/train.lua --distributed --batch 25   # 2 ranks, global batch 50
 
 -- the in-tree build when run from a checkout (after `make`), else the installed rock
 local root = (arg[0]:match("^(.*)examples/") or "./")
@@ -22,13 +23,19 @@ local usage = [==[
 usage: lua5.4 examples/charrnn/train.lua [--data FILE] [--level char|word] [--min-count N] [--cell lstm|gru]
   [--layers N] [--hidden N] [--embed N] [--dropout P] [--seq N] [--batch N] [--lr X] [--lr-decay X] [--clip X]
   [--epochs N] [--steps N] [--max-minutes M] [--eval-every N] [--val-fraction F] [--seed N] [--threads N]
-  [--guard on|off] [--trace FILE] [--out DIR] [--resume FILE]]==]
+  [--guard on|off] [--trace FILE] [--out DIR] [--resume FILE] [--distributed]
+With --distributed (under mpirun, recur-mpi built: make mpi), --batch is each rank's batch.]==]
 local opt = cli.parse_args(arg, {
   data = root .. "examples/data/tinyshakespeare.txt", level = "char", ["min-count"] = 3, cell = "lstm", layers = 2,
   hidden = 128, embed = 64, dropout = 0.25, seq = 50, batch = 50, lr = 2e-3, ["lr-decay"] = 0.95, clip = 5,
   epochs = 30, steps = 0, ["max-minutes"] = 0, ["eval-every"] = 500, ["val-fraction"] = 0.05, seed = 123, threads = 0,
-  guard = true, trace = "", out = root .. "examples/charrnn/out", resume = "",
+  guard = true, trace = "", out = root .. "examples/charrnn/out", resume = "", distributed = false,
 }, usage)
+-- data parallelism over MPI: each rank trains on its share of every batch (doc/scaling-out.md)
+local dist = opt.distributed and require("recur.distributed").init()
+local rank, world = dist and dist.rank() or 0, dist and dist.size() or 1
+local say = dist and dist.print or print
+if dist and opt.threads == 0 and not os.getenv("OPENBLAS_NUM_THREADS") then opt.threads = 1 end
 if opt.level ~= "char" and opt.level ~= "word" then error("--level: expected char or word, got " .. opt.level, 0) end
 
 if opt.threads > 0 then recur.set_num_threads(opt.threads) end
@@ -41,8 +48,11 @@ local vocab = opt.level == "char" and recur.data.vocab_of_file(opt.data) or
   recur.data.WordVocab{path = opt.data, min_count = opt["min-count"]}
 local ids = vocab:encode_file(opt.data)
 local train_ids, val_ids = recur.data.split(ids, 1 - opt["val-fraction"])
-local train = recur.data.CharBatches{data = train_ids, batch_size = opt.batch, seq_len = opt.seq, time_major = true}
-local val = recur.data.CharBatches{data = val_ids, batch_size = opt.batch, seq_len = opt.seq, time_major = true}
+local function batches(stream)
+  return recur.data.CharBatches{data = stream, batch_size = opt.batch, seq_len = opt.seq, time_major = true,
+    rank = rank, world = world}
+end
+local train, val = batches(train_ids), batches(val_ids)
 
 -- model: embedding -> recurrent layers -> linear decoder over the vocabulary
 local Cell = opt.cell == "gru" and recur.GRU or recur.LSTM
@@ -58,11 +68,11 @@ local criterion = recur.CrossEntropyLoss()
 
 local parameters = 0
 for _, p in ipairs(model:parameters()) do parameters = parameters + p:numel() end
-print(string.format("%d %ss (%s ids), vocabulary %d; %d train batches of %dx%d per epoch; %s %dx%d, %d parameters",
-  ids:numel(), opt.level, ids:dtype(), vocab:size(), train:num_batches(), opt.batch, opt.seq, opt.cell:upper(),
+say(string.format("%d %ss (%s ids), vocabulary %d; %d train batches of %dx%d per epoch; %s %dx%d, %d parameters",
+  ids:numel(), opt.level, ids:dtype(), vocab:size(), train:num_batches(), opt.batch * world, opt.seq, opt.cell:upper(),
   opt.layers, opt.hidden, parameters))
 local cfg = recur.config()
-print(string.format("threads %d, BLAS %s (%s), OPENBLAS_NUM_THREADS=%s OPENBLAS_CORETYPE=%s", recur.get_num_threads(),
+say(string.format("threads %d, BLAS %s (%s), OPENBLAS_NUM_THREADS=%s OPENBLAS_CORETYPE=%s", recur.get_num_threads(),
   cfg.blas, cfg.blas_corename, os.getenv("OPENBLAS_NUM_THREADS") or "unset", os.getenv("OPENBLAS_CORETYPE") or "unset"))
 
 -- truncated backpropagation through time: the state goes on from batch to batch (its
@@ -70,7 +80,8 @@ print(string.format("threads %d, BLAS %s (%s), OPENBLAS_NUM_THREADS=%s OPENBLAS_
 -- their own state
 local state = {train = {}, val = {}}
 local trace = opt.trace ~= "" and assert(io.open(opt.trace, "w"))
-local history = recur.train.fit{
+local fit = dist and dist.fit or recur.train.fit
+local history = fit{
   model = model, optimizer = optimizer, schedule = schedule, train = train, val = val, epochs = opt.epochs,
   steps = opt.steps > 0 and opt.steps or nil, max_seconds = opt["max-minutes"] > 0 and 60 * opt["max-minutes"] or nil,
   clip_norm = opt.clip, guard = opt.guard, val_every = opt["eval-every"], unit = opt.level .. "s",
@@ -88,6 +99,7 @@ local history = recur.train.fit{
   on_step = function(ctx) if trace then trace:write(ctx.step, ",", ctx.loss, "\n") end end,
 }
 if trace then trace:close() end
+if rank > 0 then return end -- rank 0 writes the outputs
 
 history:write_csv(opt.out .. "/history.csv")
 history:write_svg(opt.out .. "/loss.svg", {title = "char-rnn on " .. opt.data:match("[^/]*$"),
