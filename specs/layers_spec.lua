@@ -2,63 +2,8 @@ local recur = require "recur"
 local helpers = require "specs.helpers"
 local error_of = helpers.error_of
 
--- Loss used by the gradient checks: sum(y * R) + sum(hn * S) [+ sum(cn * U)], so that
--- backward(R, S, U) returns its exact gradients.
-local function dot(a, b)
-  return a:mul(b):sum()
-end
-
-local function loss_of(layer, x, h0, c0, R, S, U, reseed)
-  if reseed then recur.manual_seed(reseed) end
-  local y, hn, cn = layer:forward(x, h0, c0)
-  return dot(y, R) + dot(hn, S) + (cn and dot(cn, U) or 0)
-end
-
--- Central differences in float32: EPS balances truncation (EPS^2) against rounding
--- (1e-7 / EPS); the check is relative to the largest gradient of each tensor. The
--- worst error seen is 1.2e-4 (RECUR_FD_REPORT=1 prints each), a 1% gate error gives ~2e-3.
-local EPS, TOL = 5e-3, 5e-4
-
-local function check_tensor(name, t, analytic, f)
-  local err = helpers.finite_difference_error(t, analytic, f, EPS)
-  if os.getenv("RECUR_FD_REPORT") then io.stderr:write(string.format("%-22s %.3g\n", name, err)) end
-  assert(err <= TOL, string.format("%s: finite-difference error %.3g", name, err))
-end
-
-local function gradcheck(make, T, B, opts)
-  opts = opts or {}
-  local gen = recur.Generator(11)
-  local layer = make()
-  layer:reset_parameters(gen)
-  if opts.train then layer:train() else layer:evaluate() end
-  local cfg = layer:config()
-  local D = cfg.bidirectional and 2 or 1
-  local hout = (cfg.proj_size or 0) > 0 and cfg.proj_size or cfg.hidden_size
-  local LD, lstm = cfg.num_layers * D, cfg.type == "LSTM"
-  local xs, hs, cs
-  if B then
-    xs = cfg.batch_first and {B, T, cfg.input_size} or {T, B, cfg.input_size}
-    hs, cs = {LD, B, hout}, {LD, B, cfg.hidden_size}
-  else
-    xs, hs, cs = {T, cfg.input_size}, {LD, hout}, {LD, cfg.hidden_size}
-  end
-  local x, h0 = recur.randn(xs, gen), recur.randn(hs, gen)
-  local c0 = lstm and recur.randn(cs, gen) or nil
-  local y, hn, cn = layer:forward(x, h0, c0)
-  local R, S = recur.randn(y:shape(), gen), recur.randn(hn:shape(), gen)
-  local U = cn and recur.randn(cn:shape(), gen) or nil
-  layer:zero_grad()
-  loss_of(layer, x, h0, c0, R, S, U, opts.train and 99)
-  local dx, dh0, dc0 = layer:backward(R, S, U)
-  local f = function() return loss_of(layer, x, h0, c0, R, S, U, opts.train and 99) end
-  check_tensor("x", x, dx, f)
-  check_tensor("h0", h0, dh0, f)
-  if lstm then check_tensor("c0", c0, dc0, f) end
-  local params, grads = layer:named_parameters(), layer:named_gradients()
-  for _, name in ipairs(layer:parameter_names()) do
-    check_tensor(name, params[name], grads[name], f)
-  end
-end
+local checks = require "specs.layer_checks"
+local gradcheck = checks.gradcheck
 
 describe("recurrent layers", function()
   describe("finite-difference gradient checks", function()
@@ -209,21 +154,7 @@ describe("recurrent layers", function()
   end)
 
   describe("stepper", function()
-    local function check(layer, B)
-      local T = 6
-      local x = recur.randn({T, B, layer:config().input_size}, recur.Generator(4))
-      layer:evaluate()
-      local y, hn, cn = layer:forward(x)
-      local cell = layer:stepper(B)
-      for t = 1, T do
-        local out = cell:step(x[t])
-        helpers.assert_close(out, y[t], 1e-6, "step " .. t)
-      end
-      local h, c = cell:state()
-      helpers.assert_close(h, hn, 1e-6, "state h")
-      if c then helpers.assert_close(c, cn, 1e-6, "state c") end
-      return cell, x
-    end
+    local check = checks.stepper_matches_forward
 
     it("matches forward for GRU, LSTM (with projection) and RNN", function()
       check(recur.GRU{input_size = 3, hidden_size = 5, num_layers = 2}, 2)
@@ -329,7 +260,7 @@ describe("recurrent layers", function()
       assert.matches("option proj_size: expected 0..3, got 4", error_of(recur.LSTM, {input_size = 1, hidden_size = 4, proj_size = 4}))
       assert.matches("unknown option 'proj_size'", error_of(recur.GRU, {input_size = 1, hidden_size = 4, proj_size = 2}))
       assert.matches("unknown option 'hiden_size'", error_of(recur.GRU, {input_size = 1, hiden_size = 4}))
-      assert.matches("option bias: expected a boolean, got number", error_of(recur.RNN, {input_size = 1, hidden_size = 4, bias = 1}))
+      assert.matches("option bias: expected a boolean, got 1", error_of(recur.RNN, {input_size = 1, hidden_size = 4, bias = 1}))
       assert.matches("table expected", error_of(recur.RNN, 3))
       assert.matches("input_size and hidden_size are too large", error_of(recur.LSTM, {input_size = 2 ^ 20, hidden_size = 2 ^ 20}))
       assert.matches("hidden_size: expected 1..1048576, got 1099511627776", error_of(recur.LSTM, {input_size = 1, hidden_size = 2 ^ 40}))
@@ -379,15 +310,7 @@ end)
 
 describe("memory", function()
   -- Lua's allocator count (KB) around a call, after a warm-up with the same shapes
-  local function allocated_kb(fn)
-    fn()
-    collectgarbage("stop")
-    local before = collectgarbage("count")
-    fn()
-    local after = collectgarbage("count")
-    collectgarbage("restart")
-    return after - before
-  end
+  local allocated_kb = checks.allocated_kb
 
   it("forward and backward allocate only their results, not per time step", function()
     -- what is allocated beyond the result tensors' data must not grow with T

@@ -6,7 +6,6 @@
 local core = require "recur.core"
 local json = require "recur.json"
 local nn = require "recur.nn"
-local util = require "recur.util"
 
 local F = core.F
 local checkpoint = {}
@@ -24,30 +23,8 @@ local function sorted_keys(t)
 end
 
 --- The named tensors of a module, of a table of tensors, or of a named table of modules
--- ({rnn = ..., decoder = ...} gives "rnn.weight_ih_l0", ..., "decoder.weight").
--- @return names in order, and name -> tensor
-function checkpoint.state_of(obj)
-  local names, tensors = {}, {}
-  local function add(name, t)
-    if tensors[name] then error("state_of: two tensors are named '" .. name .. "'", 4) end
-    names[#names + 1], tensors[name] = name, t
-  end
-  local function visit(v, prefix)
-    if is_tensor(v) then
-      add(prefix:sub(1, -2), v)
-    elseif (type(v) == "table" or type(v) == "userdata") and v.named_parameters then
-      local named = v:named_parameters()
-      for _, n in ipairs(v:parameter_names()) do add(prefix .. n, named[n]) end
-    elseif type(v) == "table" then
-      for _, k in ipairs(sorted_keys(v)) do visit(v[k], prefix .. tostring(k) .. ".") end
-    else
-      error(string.format("state_of: %s is a %s, not a module, a tensor or a table of them",
-        prefix == "" and "the argument" or prefix:sub(1, -2), util.describe(v)), 3)
-    end
-  end
-  visit(obj, "")
-  return names, tensors
-end
+-- (`nn.state_of`).
+checkpoint.state_of = nn.state_of
 
 --- The configuration of a module or a named table of modules, for rebuilding.
 local function config_of(obj)
@@ -120,46 +97,9 @@ function checkpoint.load(path)
   return tensors, meta, names
 end
 
---- Copies named tensors into a module's parameters.
--- With `strict` (the default) every parameter must be present with its shape and no
--- extra name may appear; otherwise matching tensors are copied and the rest reported.
--- @param obj a module or a named table of modules
--- @tab tensors name -> tensor (as from `load`)
--- @tparam[opt] table opts `{strict = true}`
--- @return a report {loaded = {...}, missing = {...}, unexpected = {...}, mismatched = {...}}
-function checkpoint.load_state(obj, tensors, opts)
-  local strict = not (opts and opts.strict == false)
-  local names, own = checkpoint.state_of(obj)
-  local report = {loaded = {}, missing = {}, unexpected = {}, mismatched = {}}
-  for _, n in ipairs(names) do
-    local t = tensors[n]
-    if t == nil then
-      report.missing[#report.missing + 1] = n
-    elseif table.concat(t:shape(), "x") ~= table.concat(own[n]:shape(), "x") then
-      report.mismatched[#report.mismatched + 1] = string.format("%s (file %s, model %s)", n,
-        table.concat(t:shape(), "x"), table.concat(own[n]:shape(), "x"))
-    end
-  end
-  for _, n in ipairs(sorted_keys(tensors)) do
-    if own[n] == nil then report.unexpected[#report.unexpected + 1] = n end
-  end
-  if strict and (#report.missing + #report.unexpected + #report.mismatched) > 0 then
-    local parts = {}
-    for _, kind in ipairs{"missing", "unexpected", "mismatched"} do
-      if #report[kind] > 0 then parts[#parts + 1] = kind .. ": " .. table.concat(report[kind], ", ") end
-    end
-    error("load_state: the state does not fit the model (" .. table.concat(parts, "; ") .. ")", 2)
-  end
-  local bad = {}
-  for _, m in ipairs(report.mismatched) do bad[m:match("^(%S+)")] = true end
-  for _, n in ipairs(names) do
-    if tensors[n] and not bad[n] then
-      own[n]:copy(tensors[n])
-      report.loaded[#report.loaded + 1] = n
-    end
-  end
-  return report
-end
+--- Copies named tensors into a module's parameters (`nn.load_state`; modules have it as
+-- `m:load_state(tensors[, opts])`).
+checkpoint.load_state = nn.load_state
 
 --- A model rebuilt from a file's metadata, with its weights loaded.
 function checkpoint.load_model(path)
@@ -242,13 +182,5 @@ function checkpoint.load_training(path, parts)
   end
   return {iteration = info.iteration, history = info.history, extra = info.extra}
 end
-
--- state() and load_state() on every module, recurrent layers included
-local function install(methods)
-  methods.state = function(self) return select(2, checkpoint.state_of(self)) end
-  methods.load_state = function(self, tensors, opts) return checkpoint.load_state(self, tensors, opts) end
-end
-install(core._layer_methods)
-install(nn.Module)
 
 return checkpoint

@@ -1,7 +1,9 @@
 --- Modules with the recurrent layers' contract: `forward` stores what `backward`
 -- needs; `backward(grad_output)` accumulates parameter gradients and returns the
 -- gradient of forward's input. Each module with parameters keeps them in one flat
--- tensor (and its gradients in another), with named views into it.
+-- tensor (and its gradients in another), with named views into it. Every module,
+-- the recurrent layers included, gets its protocol (parameters, gradients, modes,
+-- state) from `Module`.
 -- @module recur.nn
 local core = require "recur.core"
 local util = require "recur.util"
@@ -9,21 +11,110 @@ local util = require "recur.util"
 local F = core.F
 local nn = {}
 
---- The base of the Lua modules.
+local rawlen = rawlen or function(t) return #t end -- 5.1 and LuaJIT: # never calls __len on tables
+
+local function is_tensor(v)
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__name == "recur.Tensor"
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- "bad argument #n to 'fn' (what: expected ..., got ...)", at `level` above the caller
+local function arg_error(n, fn, message, level)
+  error(string.format("bad argument #%d to '%s' (%s)", n, fn, message), level + 1)
+end
+
+--- Traversal
+-- @section traversal
+
+-- A module is a table with a `forward`; a container is a module with `children` (and
+-- `child_names`). The children of a container are its modules; of a plain table, its
+-- entries by sorted key.
+local function is_module(v) return type(v) == "table" and v.forward ~= nil end
+
+local function children_of(v)
+  local out = {}
+  if is_module(v) then
+    local children, names = rawget(v, "children"), rawget(v, "child_names")
+    if type(children) == "table" then
+      for i = 1, rawlen(children) do
+        out[i] = {type(names) == "table" and rawget(names, i) or tostring(i), rawget(children, i)}
+      end
+    end
+  else
+    for i, k in ipairs(sorted_keys(v)) do out[i] = {tostring(k), v[k]} end
+  end
+  return out
+end
+
+-- Walks a tree of modules and plain tables depth first, in a stable order, without
+-- recursion: visit(node, path) is called for every node ("" for the root, "2.decoder"
+-- below) and returns true to enter a table's children. A table reached by a second path
+-- is skipped (each module is visited once, under its first name); a table that contains
+-- itself is an error raised `level` levels above walk's caller (as error's level).
+local function walk(root, visit, what, level)
+  local seen, open, stack = {}, {}, {}
+  local function enter(v, path)
+    if type(v) == "table" then
+      if open[v] then
+        error(string.format("%s: %s contains itself", what, path == "" and "the argument" or "'" .. path .. "'"),
+          level + 2)
+      end
+      if seen[v] then return end
+      seen[v] = true
+    end
+    if visit(v, path) and type(v) == "table" then
+      open[v] = true
+      stack[#stack + 1] = {v, path, children_of(v), 0}
+    end
+  end
+  enter(root, "")
+  while #stack > 0 do
+    local frame = stack[#stack]
+    frame[4] = frame[4] + 1
+    local entry = frame[3][frame[4]]
+    if entry == nil then
+      open[frame[1]] = nil
+      stack[#stack] = nil
+    else
+      enter(entry[2], frame[2] == "" and entry[1] or frame[2] .. "." .. entry[1])
+    end
+  end
+end
+
+-- the modules under root (root first), each once, and their paths
+local function modules_of(root, what, level)
+  local list, paths = {}, {}
+  walk(root, function(v, path)
+    if not is_module(v) then return false end
+    list[#list + 1], paths[#paths + 1] = v, path
+    return true
+  end, what, level + 1)
+  return list, paths
+end
+
+--- The base of the modules.
 -- @type Module
 local Module = util.class("recur.Module")
 nn.Module = Module
 
--- Allocates the flat parameter and gradient tensors of `self` for `specs`
--- ({{name, shape}, ...}, in state_dict order) and the views into them.
-local function allocate(self, specs)
+-- Allocates (or adopts) the flat parameter and gradient tensors of `self` for `specs`
+-- ({{name, shape}, ...}, in state_dict order, laid out one after the other) and the
+-- views into them.
+local function attach_parameters(self, specs, params, grads)
   local total = 0
   for _, s in ipairs(specs) do
     local n = 1
     for _, d in ipairs(s[2]) do n = n * d end
     total = total + n
   end
-  self._params, self._grads = core.zeros{total}, core.zeros{total}
+  self._params, self._grads = params or core.zeros{total}, grads or core.zeros{total}
   self._names, self._views, self._grad_views = {}, {}, {}
   local at = 1
   for i, s in ipairs(specs) do
@@ -37,43 +128,77 @@ local function allocate(self, specs)
   self._training = true
 end
 
-local function copy_map(map)
+-- A module's own parameters (not its children's): names in order, name -> view, name ->
+-- gradient view. Modules from outside recur that define named_parameters give theirs.
+local function own_parameters(m)
+  if m.named_parameters == Module.named_parameters or m.named_parameters == nil then
+    return rawget(m, "_names") or {}, rawget(m, "_views") or {}, rawget(m, "_grad_views") or {}
+  end
+  return m:parameter_names(), m:named_parameters(), m.named_gradients and m:named_gradients() or {}
+end
+
+-- the parameter names under self in order, and name -> view (which = 2) or gradient (3)
+local function collect(self, which, what)
+  local names, map = {}, {}
+  local list, paths = modules_of(self, what, 3)
+  for i, m in ipairs(list) do
+    local own = {own_parameters(m)}
+    local prefix = paths[i] == "" and "" or paths[i] .. "."
+    for _, n in ipairs(own[1]) do
+      names[#names + 1], map[prefix .. n] = prefix .. n, own[which][n]
+    end
+  end
+  return names, map
+end
+
+local function in_order(names, map)
   local out = {}
-  for k, v in pairs(map) do out[k] = v end
+  for i, n in ipairs(names) do out[i] = map[n] end
   return out
 end
 
---- Parameter names in state_dict order.
-function Module:parameter_names() return {util.unpack(self._names or {})} end
+--- Parameter names in state_dict order ("weight", "2.weight_ih_l0", ...).
+function Module:parameter_names() return (collect(self, 2, "parameter_names")) end
 --- name -> parameter view.
-function Module:named_parameters() return copy_map(self._views or {}) end
+function Module:named_parameters() return select(2, collect(self, 2, "named_parameters")) end
 --- name -> gradient view.
-function Module:named_gradients() return copy_map(self._grad_views or {}) end
+function Module:named_gradients() return select(2, collect(self, 3, "named_gradients")) end
 --- Parameter views in state_dict order.
-function Module:parameters()
-  local out = {}
-  for i, n in ipairs(self._names or {}) do out[i] = self._views[n] end
-  return out
-end
+function Module:parameters() return in_order(collect(self, 2, "parameters")) end
 --- Gradient views in state_dict order.
-function Module:gradients()
-  local out = {}
-  for i, n in ipairs(self._names or {}) do out[i] = self._grad_views[n] end
-  return out
-end
---- All parameters in one tensor (nil for a module without any).
+function Module:gradients() return in_order(collect(self, 3, "gradients")) end
+--- All parameters in one tensor (nil for a module without any of its own).
 function Module:flat_parameters() return self._params end
 --- All gradients in one tensor.
 function Module:flat_gradients() return self._grads end
+
+--- Zeroes every gradient under the module.
 function Module:zero_grad()
-  if self._grads then self._grads:zero() end
+  for _, m in ipairs((modules_of(self, "zero_grad", 2))) do
+    if m.zero_grad == Module.zero_grad then
+      if rawget(m, "_grads") then m._grads:zero() end
+    elseif m.zero_grad then
+      m:zero_grad()
+    end
+  end
   return self
 end
+
+--- Training mode (dropout on) for the module and everything under it; `train(false)` is `evaluate()`.
 function Module:train(on)
-  self._training = on ~= false
+  on = on ~= false
+  for _, m in ipairs((modules_of(self, "train", 2))) do
+    if m.train == Module.train then
+      m._training = on
+    elseif m.train then
+      m:train(on)
+    end
+  end
   return self
 end
+--- Evaluation mode.
 function Module:evaluate() return self:train(false) end
+--- True in training mode.
 function Module:training() return self._training end
 function Module:__tostring() return self.__name end
 
@@ -85,6 +210,129 @@ end
 
 local function uniform_(t, bound, gen)
   t:copy(core.rand(t:shape(), gen):mul_(2 * bound):add_(-bound))
+end
+
+--- State
+-- @section state
+
+-- The named tensors of a module, a tensor or a table of them (see nn.state_of), raising
+-- errors `level` levels above its caller.
+local function state_of(obj, what, level)
+  local names, tensors = {}, {}
+  walk(obj, function(v, path)
+    if is_tensor(v) then
+      if tensors[path] then error(string.format("%s: two tensors are named '%s'", what, path), level + 4) end
+      names[#names + 1], tensors[path] = path, v
+      return false
+    end
+    if is_module(v) then
+      local prefix = path == "" and "" or path .. "."
+      local own_names, own = own_parameters(v)
+      for _, n in ipairs(own_names) do
+        if tensors[prefix .. n] then
+          error(string.format("%s: two tensors are named '%s'", what, prefix .. n), level + 4)
+        end
+        names[#names + 1], tensors[prefix .. n] = prefix .. n, own[n]
+      end
+      return true
+    end
+    if type(v) ~= "table" then
+      error(string.format("%s: %s is a %s, not a module, a tensor or a table of them", what,
+        path == "" and "the argument" or path, util.describe(v)), level + 4)
+    end
+    return true
+  end, what, level + 1)
+  return names, tensors
+end
+
+--- The named tensors of a module (its parameters under their state_dict names), of a
+-- table of tensors, or of a named table of modules ({rnn = ..., decoder = ...} gives
+-- "rnn.weight_ih_l0", ..., "decoder.weight"). Each module and table counts once.
+-- @return names in order, and name -> tensor
+function nn.state_of(obj)
+  local names, tensors = state_of(obj, "state_of", 2)
+  return names, tensors
+end
+
+-- Checks load_state's arguments; n is the argument number of `tensors`.
+local function check_state_args(fn, n, tensors, opts)
+  if type(tensors) ~= "table" or is_module(tensors) then
+    arg_error(n, fn, "tensors: expected a table of name -> recur.Tensor, got " .. util.describe(tensors), 3)
+  end
+  for k, v in pairs(tensors) do
+    if type(k) ~= "string" then
+      arg_error(n, fn, "tensors: expected string names, got a " .. util.describe(k) .. " key", 3)
+    end
+    if not is_tensor(v) then
+      arg_error(n, fn, string.format("tensors['%s']: expected a recur.Tensor, got %s", k, util.describe(v)), 3)
+    end
+  end
+  if opts ~= nil and (type(opts) ~= "table" or (opts.strict ~= nil and type(opts.strict) ~= "boolean")) then
+    arg_error(n + 1, fn, "opts: expected nil or {strict = boolean}, got " .. util.describe(opts), 3)
+  end
+end
+
+local function shape_text(t) return table.concat(t:shape(), "x") end
+
+-- copies tensors into obj's; errors `level` levels above the caller
+local function load_state(obj, tensors, opts, level)
+  local strict = not (opts and opts.strict == false)
+  local names, own = state_of(obj, "load_state", level + 1)
+  local report = {loaded = {}, missing = {}, unexpected = {}, mismatched = {}}
+  local bad = {}
+  for _, n in ipairs(names) do
+    local t = tensors[n]
+    if t == nil then
+      report.missing[#report.missing + 1] = n
+    elseif shape_text(t) ~= shape_text(own[n]) then
+      bad[n] = true
+      report.mismatched[#report.mismatched + 1] = string.format("%s (file %s, model %s)", n, shape_text(t),
+        shape_text(own[n]))
+    end
+  end
+  for _, n in ipairs(sorted_keys(tensors)) do
+    if own[n] == nil then report.unexpected[#report.unexpected + 1] = n end
+  end
+  if strict and (#report.missing + #report.unexpected + #report.mismatched) > 0 then
+    local parts = {}
+    for _, kind in ipairs{"missing", "unexpected", "mismatched"} do
+      if #report[kind] > 0 then parts[#parts + 1] = kind .. ": " .. table.concat(report[kind], ", ") end
+    end
+    error("load_state: the state does not fit the model (" .. table.concat(parts, "; ") .. ")", level + 1)
+  end
+  for _, n in ipairs(names) do
+    if tensors[n] and not bad[n] then
+      own[n]:copy(tensors[n])
+      report.loaded[#report.loaded + 1] = n
+    end
+  end
+  return report
+end
+
+--- Copies named tensors into the parameters of a module or a named table of modules.
+-- With `strict` (the default) every parameter must be present with its shape and no
+-- extra name may appear; otherwise matching tensors are copied and the rest reported.
+-- @param obj a module or a named table of modules
+-- @tab tensors name -> tensor (as from `recur.load`)
+-- @tparam[opt] table opts `{strict = true}`
+-- @return a report {loaded = {...}, missing = {...}, unexpected = {...}, mismatched = {...}}
+function nn.load_state(obj, tensors, opts)
+  if type(obj) ~= "table" then
+    arg_error(1, "load_state", "obj: expected a module or a table of modules, got " .. util.describe(obj), 2)
+  end
+  check_state_args("load_state", 2, tensors, opts)
+  local report = load_state(obj, tensors, opts, 2)
+  return report
+end
+
+--- The module's parameters by state_dict name (views: copying into them changes the module).
+function Module:state() return select(2, state_of(self, "state", 2)) end
+
+--- Copies named tensors into the module's parameters (see `nn.load_state`).
+function Module:load_state(tensors, opts)
+  check_state_args("load_state", 1, tensors, opts)
+  local report = load_state(self, tensors, opts, 2)
+  return report
 end
 
 --- Linear
@@ -106,11 +354,10 @@ function nn.Linear(opts)
   local self = setmetatable({in_features = o.in_features, out_features = o.out_features}, Linear)
   local specs = {{"weight", {o.out_features, o.in_features}}}
   if o.bias then specs[2] = {"bias", {o.out_features}} end
-  allocate(self, specs)
+  attach_parameters(self, specs)
   self:reset_parameters(o.generator)
   return self
 end
-
 
 function Linear:reset_parameters(gen)
   local bound = 1 / math.sqrt(self.in_features)
@@ -158,21 +405,30 @@ function nn.Embedding(opts)
   })
   local self = setmetatable({num_embeddings = o.num_embeddings, embedding_dim = o.embedding_dim},
     Embedding)
-  allocate(self, {{"weight", {o.num_embeddings, o.embedding_dim}}})
+  attach_parameters(self, {{"weight", {o.num_embeddings, o.embedding_dim}}})
   self:reset_parameters(o.generator)
   return self
 end
-
 
 function Embedding:reset_parameters(gen)
   self._views.weight:copy(core.randn(self._views.weight:shape(), gen))
   return self
 end
 
+-- a plain copy of an index array, read raw (no __len, no __index)
+local function raw_copy(t)
+  local out = {}
+  for i = 1, rawlen(t) do out[i] = rawget(t, i) end
+  return out
+end
+
 function Embedding:forward(indices)
-  if type(indices) == "table" and type(indices[1]) == "table" then indices = core.tensor(indices) end
+  if type(indices) == "table" then
+    indices = raw_copy(indices)
+    if type(indices[1]) == "table" then indices = core.tensor(indices) end
+  end
   local out = F.embedding_forward(self._views.weight, indices)
-  self._input = type(indices) == "table" and {util.unpack(indices)} or indices:clone()
+  self._input = type(indices) == "table" and indices or indices:clone()
   return out
 end
 
@@ -206,8 +462,14 @@ function nn.Dropout(opts)
   return setmetatable({p = o.p, generator = o.generator, _training = true}, Dropout)
 end
 
+local function check_tensor_arg(fn, name, v)
+  if not is_tensor(v) then
+    arg_error(1, fn, string.format("%s: expected a recur.Tensor, got %s", name, util.describe(v)), 3)
+  end
+end
 
 function Dropout:forward(x)
+  check_tensor_arg("forward", "x", x)
   self._input = x
   if not self._training or self.p == 0 then
     self._mask = nil
@@ -220,6 +482,7 @@ end
 
 function Dropout:backward(grad_output)
   check_forward_done(self, "Dropout")
+  check_tensor_arg("backward", "grad_output", grad_output)
   return self._mask and grad_output:mul(self._mask) or grad_output
 end
 
@@ -227,40 +490,244 @@ function Dropout:config() return {type = "Dropout", p = self.p} end
 
 function Dropout:__tostring() return string.format("recur.Dropout(p=%g)", self.p) end
 
+--- Recurrent layers
+-- @section recurrent
+
+-- The cell types of the C core (src/core/cells.h), grouped by family: RNN, GRU, LSTM.
+local CELLS, LIMITS = F.rnn_cells()
+
+-- family name -> {name =, nonlinearities = {...} or nil, flags = {...}, states =, projection =}
+local families, family_order = {}, {}
+for _, c in ipairs(CELLS) do
+  local f = families[c.family]
+  if not f then
+    f = {name = c.family, flags = {}, states = c.states, projection = c.projection}
+    families[c.family], family_order[#family_order + 1] = f, c.family
+  end
+  if c.nonlinearity then
+    f.nonlinearities = f.nonlinearities or {}
+    f.nonlinearities[#f.nonlinearities + 1] = c.nonlinearity
+  end
+  for flag, on in pairs(c.flags) do
+    if on then f.flags[flag] = true end
+  end
+end
+
+local function quoted_list(items, final)
+  local q = {}
+  for i, s in ipairs(items) do q[i] = "'" .. s .. "'" end
+  if #q < 2 then return q[1] or "" end
+  return table.concat(q, ", ", 1, #q - 1) .. " " .. final .. " " .. q[#q]
+end
+
+local RECURRENT_NAMES = (function()
+  local names = {}
+  for i, n in ipairs(family_order) do names[i] = "recur." .. n end
+  return quoted_list(names, "or"):gsub("'", "")
+end)()
+
+-- util.options spec of a family's constructor
+local function options_spec(f)
+  local probability = {"number", default = 0}
+  local spec = {
+    input_size = {"integer", required = true, min = 1, max = LIMITS.max_size},
+    hidden_size = {"integer", required = true, min = 1, max = LIMITS.max_size},
+    num_layers = {"integer", default = 1, min = 1, max = LIMITS.max_layers},
+    bias = {"boolean", default = true},
+    batch_first = {"boolean", default = false},
+    bidirectional = {"boolean", default = false},
+    dropout = probability,
+    input_dropout = probability,
+    recurrent_dropout = probability,
+    generator = {"any"},
+  }
+  if f.nonlinearities then spec.nonlinearity = {"string", default = f.nonlinearities[1]} end
+  if f.projection then spec.proj_size = {"integer", default = 0, min = 0} end
+  for flag in pairs(f.flags) do spec[flag] = {"boolean", default = false} end
+  return spec
+end
+
+-- the checks util.options cannot express, at the constructor's caller
+local function check_recurrent_options(f, o)
+  local function fail(message) error(string.format("%s: option %s", f.name, message), 4) end
+  for _, k in ipairs{"dropout", "input_dropout", "recurrent_dropout"} do
+    if not (o[k] >= 0 and o[k] < 1) then fail(string.format("%s: expected a probability in [0, 1), got %s", k, o[k])) end
+  end
+  if o.proj_size and o.proj_size >= o.hidden_size then
+    fail(string.format("proj_size: expected 0..%d, got %d", o.hidden_size - 1, o.proj_size))
+  end
+  if f.nonlinearities then
+    local known = false
+    for _, n in ipairs(f.nonlinearities) do known = known or n == o.nonlinearity end
+    if not known then
+      fail(string.format("nonlinearity: expected %s, got '%s'", quoted_list(f.nonlinearities, "or"), o.nonlinearity))
+    end
+  end
+  if o.generator ~= nil and util.describe(o.generator) ~= "recur.Generator" then
+    fail("generator: expected a recur.Generator, got " .. util.describe(o.generator))
+  end
+end
+
+local Recurrent = util.class("recur.Recurrent", Module)
+
+-- the recurrence (C) of a recurrent layer
+local function recurrence(self, method)
+  local r = type(self) == "table" and rawget(self, "_recurrence")
+  if not r then
+    arg_error(1, method, RECURRENT_NAMES .. " expected, got " .. util.describe(self), 3)
+  end
+  return r
+end
+
+local function define_family(f)
+  local cls = util.class("recur." .. f.name, Recurrent)
+  cls.__tostring = Recurrent.__tostring -- metamethods are not inherited
+  local spec = options_spec(f)
+  return function(opts)
+    if type(opts) ~= "table" then
+      arg_error(1, f.name, "table expected, got " .. util.describe(opts), 2)
+    end
+    local o = util.options(f.name, opts, spec)
+    check_recurrent_options(f, o)
+    o.type = f.name
+    local self = setmetatable({_family = f, _options = o}, cls)
+    local r, params, grads, specs = F.rnn_new(o)
+    attach_parameters(self, specs, params, grads)
+    self._recurrence = r
+    return self
+  end
+end
+
+--- Runs the layer over whole sequences (see the family constructors for the arguments).
+function Recurrent:forward(...)
+  local r = recurrence(self, "forward")
+  r:set_training(self._training)
+  local y, hn, cn = r:forward(...)
+  if cn == nil then return y, hn end
+  return y, hn, cn
+end
+
+--- Backward through the last forward: accumulates the parameter gradients and returns
+-- the gradients of x, h0 (and c0).
+function Recurrent:backward(...)
+  local dx, dh0, dc0 = recurrence(self, "backward"):backward(...)
+  if dc0 == nil then return dx, dh0 end
+  return dx, dh0, dc0
+end
+
+--- Re-draws the parameters: U(-1/sqrt(H), 1/sqrt(H)) (layer-norm gains 1, biases 0) from
+-- `gen` or the default generator.
+function Recurrent:reset_parameters(gen)
+  if gen ~= nil and util.describe(gen) ~= "recur.Generator" then
+    arg_error(1, "reset_parameters", "gen: expected a recur.Generator, got " .. util.describe(gen), 2)
+  end
+  recurrence(self, "reset_parameters"):reset_parameters(gen)
+  return self
+end
+
+--- A stepper: the layer one time step per call, for batch size B (1), its state kept
+-- between calls. Methods `step(x_t)`, `reset()`, `state()`, `set_state(h[, c])`.
+function Recurrent:stepper(B) return (recurrence(self, "stepper"):stepper(B)) end
+
+--- Bytes of workspace a (T, B) forward + backward uses.
+function Recurrent:workspace_bytes(T, B) return (recurrence(self, "workspace_bytes"):workspace_bytes(T, B)) end
+
+--- The constructor's options, PyTorch's names; the variants' options only when set.
+function Recurrent:config()
+  local o, f = self._options, self._family
+  local cfg = {type = f.name, input_size = o.input_size, hidden_size = o.hidden_size, num_layers = o.num_layers,
+    bias = o.bias, batch_first = o.batch_first, dropout = o.dropout, bidirectional = o.bidirectional}
+  if f.nonlinearities then cfg.nonlinearity = o.nonlinearity end
+  if f.projection then cfg.proj_size = o.proj_size end
+  for flag in pairs(f.flags) do
+    if o[flag] then cfg[flag] = true end
+  end
+  for _, k in ipairs{"input_dropout", "recurrent_dropout"} do
+    if o[k] > 0 then cfg[k] = o[k] end
+  end
+  return cfg
+end
+
+function Recurrent:__tostring()
+  local o, extra = self._options, {}
+  if o.bidirectional then extra[#extra + 1] = "bidirectional" end
+  if o.batch_first then extra[#extra + 1] = "batch_first" end
+  if o.nonlinearity and o.nonlinearity ~= self._family.nonlinearities[1] then extra[#extra + 1] = o.nonlinearity end
+  for _, flag in ipairs(sorted_keys(self._family.flags)) do
+    if o[flag] then extra[#extra + 1] = flag end
+  end
+  for _, k in ipairs{"input_dropout", "recurrent_dropout"} do
+    if o[k] > 0 then extra[#extra + 1] = string.format("%s=%g", k, o[k]) end
+  end
+  return string.format("recur.%s(input_size=%d, hidden_size=%d, num_layers=%d%s)", self._family.name,
+    o.input_size, o.hidden_size, o.num_layers, #extra > 0 and ", " .. table.concat(extra, ", ") or "")
+end
+
+--- An Elman RNN, as torch.nn.RNN. Options: `input_size`, `hidden_size` (required),
+-- `num_layers` (1), `nonlinearity` ("tanh" or "relu"), `bias` (true), `batch_first` (false),
+-- `dropout` (0, between layers, from the default generator), `bidirectional` (false),
+-- `input_dropout` and `recurrent_dropout` (0: variational dropout, from `generator`),
+-- `generator` (init and variational masks). `forward(x[, h0][, {lengths = ...}])` -> y, hn;
+-- `backward(gy[, ghn])` -> dx, dh0. doc/adding-a-cell.md lists the parameter names.
+-- @function RNN
+-- @tparam table options
+
+--- A GRU, as torch.nn.GRU (reset gate after the recurrent matmul), with RNN's options but
+-- `nonlinearity`, and `layer_norm` (false).
+-- @function GRU
+-- @tparam table options
+
+--- An LSTM, as torch.nn.LSTM, with RNN's options but `nonlinearity`, and `proj_size` (0),
+-- `layer_norm` (false) and `peephole` (false). `forward(x[, h0[, c0]][, {lengths = ...}])`
+-- -> y, hn, cn; `backward(gy[, ghn[, gcn]])` -> dx, dh0, dc0.
+-- @function LSTM
+-- @tparam table options
+
+for _, name in ipairs(family_order) do nn[name] = define_family(families[name]) end
+
+
 --- Sequential
 -- @section Sequential
 
 local Sequential = util.class("recur.Sequential", Module)
 
+-- adds child m under name; errors `level` levels up
+local function append(self, m, name, level)
+  for _, existing in ipairs(self.child_names) do
+    if existing == name then error("Sequential: duplicate child name '" .. name .. "'", level + 1) end
+  end
+  self.children[#self.children + 1] = m
+  self.child_names[#self.child_names + 1] = name
+end
+
 --- Chains modules: each one's first output is the next one's input. Entries are modules
 -- or `{name, module}` pairs; unnamed children are named by position ("1", "2", ...),
 -- and parameter names are prefixed with "<name>." (e.g. "2.weight_ih_l0", "decoder.weight").
+-- A module may appear more than once; its parameters are counted once (under its first name).
 -- @tparam table modules
 function nn.Sequential(modules)
   if type(modules) ~= "table" then
     error("Sequential: expected an array of modules, got " .. util.describe(modules), 2)
   end
   local self = setmetatable({children = {}, child_names = {}, _training = true}, Sequential)
-  for i, entry in ipairs(modules) do
+  for i = 1, rawlen(modules) do
+    local entry = rawget(modules, i)
     local name, m = tostring(i), entry
     if type(entry) == "table" and type(entry[1]) == "string" and entry[2] ~= nil then name, m = entry[1], entry[2] end
-    if type(m) ~= "table" and type(m) ~= "userdata" or m.forward == nil then
+    if not is_module(m) then
       error(string.format("Sequential: entry %d is not a module (got %s)", i, util.describe(m)), 2)
     end
-    self:add(m, name)
+    append(self, m, name, 2)
   end
   return self
 end
 
-
 --- Appends a module (named by position unless `name` is given).
 function Sequential:add(m, name)
+  if not is_module(m) then arg_error(1, "add", "expected a module, got " .. util.describe(m), 2) end
   name = name or tostring(#self.children + 1)
-  for _, existing in ipairs(self.child_names) do
-    if existing == name then error("Sequential: duplicate child name '" .. name .. "'", 2) end
-  end
-  self.children[#self.children + 1] = m
-  self.child_names[#self.child_names + 1] = name
+  if type(name) ~= "string" then arg_error(2, "add", "name: expected a string, got " .. util.describe(name), 2) end
+  append(self, m, name, 2)
   return self
 end
 
@@ -280,48 +747,6 @@ function Sequential:backward(grad_output)
   return g
 end
 
--- children's name -> tensor maps, prefixed
-local function prefixed(self, method)
-  local out = {}
-  for i, m in ipairs(self.children) do
-    for k, v in pairs(m[method](m)) do out[self.child_names[i] .. "." .. k] = v end
-  end
-  return out
-end
-
-function Sequential:named_parameters() return prefixed(self, "named_parameters") end
-function Sequential:named_gradients() return prefixed(self, "named_gradients") end
-
-function Sequential:parameter_names()
-  local out = {}
-  for i, m in ipairs(self.children) do
-    for _, k in ipairs(m:parameter_names()) do out[#out + 1] = self.child_names[i] .. "." .. k end
-  end
-  return out
-end
-
-local function ordered(self, method)
-  local out = {}
-  for _, m in ipairs(self.children) do
-    for _, t in ipairs(m[method](m)) do out[#out + 1] = t end
-  end
-  return out
-end
-
-function Sequential:parameters() return ordered(self, "parameters") end
-function Sequential:gradients() return ordered(self, "gradients") end
-
-function Sequential:zero_grad()
-  for _, m in ipairs(self.children) do m:zero_grad() end
-  return self
-end
-
-function Sequential:train(on)
-  self._training = on ~= false
-  for _, m in ipairs(self.children) do m:train(self._training) end
-  return self
-end
-
 function Sequential:config()
   local children = {}
   for i, m in ipairs(self.children) do children[i] = {name = self.child_names[i], config = m:config()} end
@@ -338,74 +763,102 @@ end
 --- Building from a configuration
 -- @section config
 
---- A new module from `m:config()` (e.g. from a checkpoint's metadata): the recurrent
--- layers, Linear, Embedding, Dropout and Sequential.
-function nn.from_config(cfg)
+local BUILDERS = {Linear = nn.Linear, Embedding = nn.Embedding, Dropout = nn.Dropout}
+for _, name in ipairs(family_order) do BUILDERS[name] = nn[name] end
+
+-- this file's name as error positions give it, to take those positions off re-raised messages
+local HERE = debug.getinfo(1, "S").short_src
+
+local function without_position(message)
+  message = tostring(message)
+  if message:sub(1, #HERE + 1) == HERE .. ":" then return (message:sub(#HERE + 2):gsub("^%d+: ", "")) end
+  return message
+end
+
+-- builds cfg (at `path` in the whole configuration); errors carry no position
+local function build(cfg, path)
   if type(cfg) ~= "table" or type(cfg.type) ~= "string" then
-    error("from_config: expected a table with a type, got " .. util.describe(cfg), 2)
+    error(string.format("%s: expected a table with a type, got %s", path, util.describe(cfg)), 0)
   end
   if cfg.type == "Sequential" then
+    local children = cfg.children
+    if children ~= nil and type(children) ~= "table" then
+      error(string.format("%s.children: expected an array, got %s", path, util.describe(children)), 0)
+    end
     local entries = {}
-    for i, child in ipairs(cfg.children or {}) do entries[i] = {child.name, nn.from_config(child.config)} end
-    return nn.Sequential(entries)
+    for i = 1, children and rawlen(children) or 0 do
+      local child, where = rawget(children, i), string.format("%s.children[%d]", path, i)
+      if type(child) ~= "table" or type(child.name) ~= "string" then
+        error(string.format("%s: expected {name = string, config = table}, got %s", where, util.describe(child)), 0)
+      end
+      entries[i] = {child.name, build(child.config, where .. ".config")}
+    end
+    local ok, m = pcall(nn.Sequential, entries)
+    if not ok then error(path .. ": " .. without_position(m), 0) end
+    return m
   end
-  local build = ({RNN = core.RNN, GRU = core.GRU, LSTM = core.LSTM, Linear = nn.Linear, Embedding = nn.Embedding,
-    Dropout = nn.Dropout})[cfg.type]
-  if not build then error("from_config: unknown module type '" .. cfg.type .. "'", 2) end
+  local builder = BUILDERS[cfg.type]
+  if not builder then error("unknown module type '" .. cfg.type .. "'", 0) end
   local opts = {}
   for k, v in pairs(cfg) do
     if k ~= "type" then opts[k] = v end
   end
-  return build(opts)
+  local ok, m = pcall(builder, opts)
+  if not ok then error(without_position(m), 0) end
+  return m
+end
+
+--- A new module from `m:config()` (e.g. from a checkpoint's metadata): the recurrent
+-- layers, Linear, Embedding, Dropout and Sequential. A configuration that does not
+-- describe one is an argument error.
+function nn.from_config(cfg)
+  local ok, m = pcall(build, cfg, "config")
+  if not ok then error("from_config: " .. tostring(m), 2) end
+  return m
 end
 
 --- Parameter collections
 -- @section collections
 
-local function is_tensor(v)
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "recur.Tensor"
-end
-
 --- The (flat parameter, flat gradient) pairs of a module, a `{param, grad}` pair of
 -- tensors, or a list or a named table of those, each pair once, in a stable order.
--- This is what optimizers and gradient clipping work on.
+-- This is what optimizers and gradient clipping work on. Errors name the frame `level`
+-- levels up (default 1, flat_pairs' caller; an optimizer constructor passes its own).
 -- @param what a module, a {param, grad} pair, or a table of them
+-- @int[opt] level
 -- @treturn {{tensor,tensor},...}
-function nn.flat_pairs(what)
+function nn.flat_pairs(what, level)
+  level = level or 1
   local out, seen = {}, {}
-  local function visit(v, path)
-    if type(v) ~= "table" and type(v) ~= "userdata" then
-      error(string.format("expected a module, a {param, grad} pair or a table of them at %s, got %s", path,
-        util.describe(v)), 3)
-    end
-    if is_tensor(v) then
-      error(string.format("a tensor alone has no gradient (at %s): pass a {param, grad} pair", path), 3)
-    end
-    if type(v) == "table" and is_tensor(v[1]) and is_tensor(v[2]) and v[3] == nil then
-      if v[1]:numel() ~= v[2]:numel() then
-        error(string.format("param and grad at %s have %d and %d elements", path, v[1]:numel(), v[2]:numel()), 3)
-      end
-      if not seen[v[1]] then
-        seen[v[1]] = true
-        out[#out + 1] = {v[1], v[2]}
-      end
-    elseif v.children then
-      for i, c in ipairs(v.children) do visit(c, path .. "." .. (v.child_names and v.child_names[i] or i)) end
-    elseif v.flat_parameters then
-      local p = v:flat_parameters()
-      if p and not seen[p] then
-        seen[p] = true
-        out[#out + 1] = {p, v:flat_gradients()}
-      end
-    else
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = k end
-      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-      for _, k in ipairs(keys) do visit(v[k], path .. "." .. tostring(k)) end
+  local function add(p, g)
+    if not seen[p] then
+      seen[p] = true
+      out[#out + 1] = {p, g}
     end
   end
-  visit(what, "params")
+  walk(what, function(v, path)
+    local where = path == "" and "params" or "params." .. path
+    if type(v) ~= "table" then
+      if is_tensor(v) then
+        error(string.format("a tensor alone has no gradient (at %s): pass a {param, grad} pair", where), level + 4)
+      end
+      error(string.format("expected a module, a {param, grad} pair or a table of them at %s, got %s", where,
+        util.describe(v)), level + 4)
+    end
+    if is_tensor(rawget(v, 1)) and is_tensor(rawget(v, 2)) and rawget(v, 3) == nil then
+      if v[1]:numel() ~= v[2]:numel() then
+        error(string.format("param and grad at %s have %d and %d elements", where, v[1]:numel(), v[2]:numel()),
+          level + 4)
+      end
+      add(v[1], v[2])
+      return false
+    end
+    if is_module(v) and v.flat_parameters then
+      local p = v:flat_parameters()
+      if p then add(p, v:flat_gradients()) end
+    end
+    return true
+  end, "flat_pairs", level + 1)
   return out
 end
 

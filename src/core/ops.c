@@ -40,12 +40,14 @@ void rc_embedding_backward(size_t n, int dim, const int32_t *idx, const float *g
   }
 }
 
-void rc_dropout(size_t n, float p, rc_rng *rng, const float *x, float *mask, float *y) {
+void rc_dropout_mask(size_t n, float p, rc_rng *rng, float *mask) {
   float keep = 1.0f / (1.0f - p);
-  for (size_t i = 0; i < n; i++) {
-    mask[i] = rc_rng_uniform_f(rng) < p ? 0.0f : keep;
-    y[i] = x[i] * mask[i];
-  }
+  for (size_t i = 0; i < n; i++) mask[i] = rc_rng_uniform_f(rng) < p ? 0.0f : keep;
+}
+
+void rc_dropout(size_t n, float p, rc_rng *rng, const float *x, float *mask, float *y) {
+  rc_dropout_mask(n, p, rng, mask);
+  for (size_t i = 0; i < n; i++) y[i] = x[i] * mask[i];
 }
 
 /* log-sum-exp of a row, shifted by its maximum so that exp cannot overflow */

@@ -20,7 +20,10 @@ RC_INTERNAL void rc_embedding_forward(size_t n, int dim, const float *W, const i
 /* gW rows idx[i] += gy rows i */
 RC_INTERNAL void rc_embedding_backward(size_t n, int dim, const int32_t *idx, const float *gy, float *gW);
 
-/* mask = 0 with probability p, else 1/(1-p); y = x * mask */
+/* Inverted dropout, the one implementation (nn.Dropout and the recurrent layers'):
+ * mask[i] = 0 with probability p, else 1/(1-p), drawn in order from rng */
+RC_INTERNAL void rc_dropout_mask(size_t n, float p, rc_rng *rng, float *mask);
+/* draws mask, then y = x * mask (y may be x) */
 RC_INTERNAL void rc_dropout(size_t n, float p, rc_rng *rng, const float *x, float *mask, float *y);
 
 /* Sum over rows of -log softmax(logits)[target] for rows whose target (0-based) is

@@ -1,3 +1,6 @@
+/* The recurrence, for every cell type: the input projection of a whole sequence as one
+ * GEMM, then per time step the recurrent GEMM and the cell's row kernels (cells.h), then
+ * the weight gradients as GEMMs over all steps. */
 /* the row loops (bias fills, column sums, copies) are worth vectorising; see cells.c */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize", "no-trapping-math")
@@ -9,17 +12,9 @@
 #include <string.h>
 
 #include "blas.h"
-#include "cells.h"
+#include "ops.h"
 
 /* ---- sizes and parameter layout ---------------------------------------- */
-
-int rc_rnn_gates(rc_cell cell) {
-  switch (cell) {
-    case RC_GRU: return 3;
-    case RC_LSTM: return 4;
-    default: return 1;
-  }
-}
 
 int rc_rnn_dirs(const rc_rnn_config *cfg) { return cfg->bidirectional ? 2 : 1; }
 
@@ -29,37 +24,114 @@ int rc_rnn_layer_input(const rc_rnn_config *cfg, int layer) {
   return layer == 0 ? cfg->input_size : rc_rnn_dirs(cfg) * rc_rnn_hout(cfg);
 }
 
-size_t rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int dir, rc_rnn_params *out) {
-  size_t gh = (size_t)rc_rnn_gates(cfg->cell) * cfg->hidden_size, hout = rc_rnn_hout(cfg);
-  size_t at = 0;
-  for (int l = 0; l < cfg->num_layers; l++) {
-    for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
-      rc_rnn_params p;
-      p.w_ih = at;
-      at += gh * rc_rnn_layer_input(cfg, l);
-      p.w_hh = at;
-      at += gh * hout;
-      p.b_ih = p.b_hh = p.w_hr = RC_ABSENT;
-      if (cfg->bias) {
-        p.b_ih = at;
-        at += gh;
-        p.b_hh = at;
-        at += gh;
-      }
-      if (cfg->proj_size > 0) {
-        p.w_hr = at;
-        at += (size_t)cfg->proj_size * cfg->hidden_size;
-      }
-      if (out && l == layer && d == dir) *out = p;
-    }
+static size_t gate_width(const rc_rnn_config *cfg) { return (size_t)cfg->cell->gates * cfg->hidden_size; }
+
+/* the largest VEC block, in floats */
+static size_t largest_vec(const rc_rnn_config *cfg) {
+  size_t n = 0;
+  for (const rc_param_block *b = cfg->cell->blocks; b->name; b++)
+    if (b->role == RC_VEC && (size_t)b->size * cfg->hidden_size > n) n = (size_t)b->size * cfg->hidden_size;
+  return n;
+}
+
+/* appends tensor t (its name, role, init and shape set) at *at */
+static inline void emit(rc_param_tensor *t, size_t *at, void (*visit)(void *, const rc_param_tensor *),
+                        void *ud) {
+  t->offset = *at;
+  *at += t->rows * (t->cols ? t->cols : 1);
+  if (visit) visit(ud, t);
+}
+
+/* Walks the tensors of direction d of layer l, laid out from `at`: the cell's blocks, then
+ * weight_hr; returns the offset after them. */
+static size_t each_direction_param(const rc_rnn_config *cfg, int l, int d, size_t at,
+                                   void (*visit)(void *, const rc_param_tensor *), void *ud) {
+  size_t H = cfg->hidden_size, in = rc_rnn_layer_input(cfg, l), hout = rc_rnn_hout(cfg);
+  rc_param_tensor t;
+  int vecs = 0;
+  t.layer = l;
+  t.dir = d;
+  for (const rc_param_block *b = cfg->cell->blocks; b->name; b++) {
+    t.vec_index = b->role == RC_VEC ? vecs++ : -1;
+    if (b->with_bias && !cfg->bias) continue;
+    t.name = b->name;
+    t.role = b->role;
+    t.init = b->init;
+    t.rows = (size_t)b->size * H;
+    t.cols = b->role == RC_W_IH ? in : b->role == RC_W_HH ? hout : 0;
+    emit(&t, &at, visit, ud);
+  }
+  if (cfg->proj_size > 0) {
+    t.name = "weight_hr";
+    t.role = RC_W_HR;
+    t.vec_index = -1;
+    t.init = RC_INIT_UNIFORM;
+    t.rows = (size_t)cfg->proj_size;
+    t.cols = H;
+    emit(&t, &at, visit, ud);
   }
   return at;
 }
 
+size_t rc_rnn_each_param(const rc_rnn_config *cfg, void (*visit)(void *ud, const rc_param_tensor *t),
+                         void *ud) {
+  size_t at = 0;
+  for (int l = 0; l < cfg->num_layers; l++)
+    for (int d = 0; d < rc_rnn_dirs(cfg); d++) at = each_direction_param(cfg, l, d, at, visit, ud);
+  return at;
+}
+
+typedef struct layout_query {
+  rc_rnn_params *out;
+} layout_query;
+
+static void record_offset(void *ud, const rc_param_tensor *t) {
+  rc_rnn_params *p = ((layout_query *)ud)->out;
+  switch (t->role) {
+    case RC_W_IH: p->w_ih = t->offset; break;
+    case RC_W_HH: p->w_hh = t->offset; break;
+    case RC_B_IH: p->b_ih = t->offset; break;
+    case RC_B_HH: p->b_hh = t->offset; break;
+    case RC_W_HR: p->w_hr = t->offset; break;
+    case RC_VEC: p->vec[t->vec_index] = t->offset; break;
+  }
+}
+
+void rc_rnn_param_layout(const rc_rnn_config *cfg, int layer, int dir, rc_rnn_params *out) {
+  /* every direction of layers >= 1 has the same size; the first layer's differs by its input */
+  size_t D = rc_rnn_dirs(cfg), at = 0;
+  if (layer > 0 || dir > 0) {
+    size_t first = each_direction_param(cfg, 0, 0, 0, NULL, NULL);
+    size_t other = layer > 0 ? each_direction_param(cfg, 1, 0, 0, NULL, NULL) : 0;
+    at = layer == 0 ? first : D * first + ((size_t)(layer - 1) * D + dir) * other;
+  }
+  layout_query q;
+  q.out = out;
+  out->w_ih = out->w_hh = out->b_ih = out->b_hh = out->w_hr = RC_ABSENT;
+  for (int k = 0; k < RC_CELL_MAX_VECS; k++) out->vec[k] = RC_ABSENT;
+  each_direction_param(cfg, layer, dir, at, record_offset, &q);
+}
+
+typedef struct init_state {
+  float *params, k;
+  rc_rng *rng;
+} init_state;
+
+static void init_tensor(void *ud, const rc_param_tensor *t) {
+  init_state *s = (init_state *)ud;
+  float *p = s->params + t->offset;
+  size_t n = t->rows * (t->cols ? t->cols : 1);
+  for (size_t i = 0; i < n; i++)
+    p[i] = t->init == RC_INIT_UNIFORM ? (2.0f * rc_rng_uniform_f(s->rng) - 1.0f) * s->k
+                                      : (t->init == RC_INIT_ONES ? 1.0f : 0.0f);
+}
+
 void rc_rnn_init_params(const rc_rnn_config *cfg, float *params, rc_rng *rng) {
-  size_t n = rc_rnn_param_layout(cfg, 0, 0, NULL);
-  float k = 1.0f / sqrtf((float)cfg->hidden_size);
-  for (size_t i = 0; i < n; i++) params[i] = (2.0f * rc_rng_uniform_f(rng) - 1.0f) * k;
+  init_state s;
+  s.params = params;
+  s.k = 1.0f / sqrtf((float)cfg->hidden_size);
+  s.rng = rng;
+  rc_rnn_each_param(cfg, init_tensor, &s);
 }
 
 /* ---- workspace layout ---------------------------------------------------- */
@@ -83,11 +155,16 @@ static float *carve(carver *c, size_t n) {
  * the reverse direction slot t holds the state after time t and slot T the initial
  * state. Either way the previous states of times 0..T-1 are T contiguous slots. */
 typedef struct dir_buffers {
-  float *gates; /* (T, B, G*H): post-activations; gradients after backward */
-  float *hh;    /* GRU: (T, B, 3H) h_prev W_hh^T + b_hh; its gradients after backward */
-  float *h;     /* (T+1, B, Hout) */
-  float *c;     /* LSTM: (T+1, B, H) */
-  float *m;     /* LSTM with projection: (T, B, H) o * tanh(c) before projection */
+  float *gates;  /* (T, B, G*H): what the cell keeps; gradients after backward */
+  float *hh;     /* separate_hh: (T, B, G*H) h_prev W_hh^T + b_hh; its gradients after backward */
+  float *ex;     /* (T, B, E): the cell's extra floats per row */
+  float *h;      /* (T+1, B, Hout) */
+  float *c;      /* cell state: (T+1, B, H) */
+  float *m;      /* with projection: (T, B, H) the cell's output before projection */
+  float *x;      /* input dropout: (T, B, in) this direction's masked input */
+  float *x_mask; /* input dropout: (B, in) */
+  float *hd;     /* recurrent dropout: (T, B, Hout) the masked h_prev of each time */
+  float *h_mask; /* recurrent dropout: (B, Hout) */
 } dir_buffers;
 
 typedef struct layer_buffers {
@@ -98,36 +175,54 @@ typedef struct layer_buffers {
 
 typedef struct shared_buffers {
   float *grad_a, *grad_b; /* (T, B, max width): gradients flowing between layers */
-  float *dhs;             /* LSTM with projection: (T, B, P) dL/dh per step */
+  float *dhs;             /* with projection: (T, B, P) dL/dh per step */
   float *dh, *dh_prev;    /* (B, Hout) */
   float *dc, *dm;         /* (B, H) */
+  float *dh_masked;       /* recurrent dropout: (B, Hout) dL/d(masked h_prev) */
+  float *dx_masked;       /* input dropout: (T, B, max input) dL/d(masked x) */
+  float *zeros, *sink;    /* largest VEC block: what absent VEC blocks read, and where their gradients go */
 } shared_buffers;
+
+static size_t extra_width(const rc_rnn_config *cfg) {
+  return (size_t)cfg->cell->extra_h * cfg->hidden_size + cfg->cell->extra_fixed;
+}
 
 static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, carver *c, shared_buffers *s) {
   size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), width = rc_rnn_dirs(cfg) * hout;
-  if ((size_t)cfg->input_size > width) width = cfg->input_size;
-  s->grad_a = carve(c, T * B * width);
-  s->grad_b = carve(c, T * B * width);
+  size_t in = width > (size_t)cfg->input_size ? width : (size_t)cfg->input_size;
+  s->grad_a = carve(c, T * B * in);
+  s->grad_b = carve(c, T * B * in);
   s->dhs = carve(c, cfg->proj_size > 0 ? T * B * cfg->proj_size : 0);
   s->dh = carve(c, B * hout);
   s->dh_prev = carve(c, B * hout);
   s->dc = carve(c, B * H);
   s->dm = carve(c, B * H);
+  s->dh_masked = carve(c, cfg->recurrent_dropout > 0.0f ? B * hout : 0);
+  s->dx_masked = carve(c, cfg->input_dropout > 0.0f ? T * B * in : 0);
+  s->zeros = carve(c, largest_vec(cfg));
+  s->sink = carve(c, largest_vec(cfg));
 }
 
 static void carve_layer(const rc_rnn_config *cfg, size_t T, size_t B, int layer, carver *c,
                         layer_buffers *lb) {
-  size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), G = rc_rnn_gates(cfg->cell);
-  int lstm = cfg->cell == RC_LSTM;
-  lb->x = carve(c, T * B * rc_rnn_layer_input(cfg, layer));
-  lb->mask = carve(c, layer > 0 && cfg->dropout > 0.0f ? T * B * rc_rnn_layer_input(cfg, layer) : 0);
+  const rc_cell *cell = cfg->cell;
+  size_t H = cfg->hidden_size, hout = rc_rnn_hout(cfg), gh = gate_width(cfg),
+         in = rc_rnn_layer_input(cfg, layer);
+  int x_drop = cfg->input_dropout > 0.0f, h_drop = cfg->recurrent_dropout > 0.0f;
+  lb->x = carve(c, T * B * in);
+  lb->mask = carve(c, layer > 0 && cfg->dropout > 0.0f ? T * B * in : 0);
   for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
     dir_buffers *db = &lb->dir[d];
-    db->gates = carve(c, T * B * G * H);
-    db->hh = carve(c, cfg->cell == RC_GRU ? T * B * 3 * H : 0);
+    db->gates = carve(c, T * B * gh);
+    db->hh = carve(c, cell->separate_hh ? T * B * gh : 0);
+    db->ex = carve(c, T * B * extra_width(cfg));
     db->h = carve(c, (T + 1) * B * hout);
-    db->c = carve(c, lstm ? (T + 1) * B * H : 0);
-    db->m = carve(c, lstm && cfg->proj_size > 0 ? T * B * H : 0);
+    db->c = carve(c, cell->states == 2 ? (T + 1) * B * H : 0);
+    db->m = carve(c, cfg->proj_size > 0 ? T * B * H : 0);
+    db->x = carve(c, x_drop ? T * B * in : 0);
+    db->x_mask = carve(c, x_drop ? B * in : 0);
+    db->hd = carve(c, h_drop ? T * B * hout : 0);
+    db->h_mask = carve(c, h_drop ? B * hout : 0);
   }
 }
 
@@ -182,6 +277,19 @@ static void fill_rows(size_t rows, size_t n, const float *b1, const float *b2, f
 static void add_column_sums(size_t rows, size_t n, const float *a, float *out) {
   for (size_t r = 0; r < rows; r++, a += n)
     for (size_t j = 0; j < n; j++) out[j] += a[j];
+}
+
+/* out = a * mask (or out += a * mask) for rows of width n, the mask row of row r being
+ * mask[r % mask_rows]: a (T, B, n) buffer against a (B, n) mask */
+static void mask_rows(size_t rows, size_t n, const float *a, const float *mask, size_t mask_rows,
+                      int accumulate, float *out) {
+  for (size_t r = 0; r < rows; r++, a += n, out += n) {
+    const float *RC_RESTRICT m = mask + (r % mask_rows) * n;
+    if (accumulate)
+      for (size_t j = 0; j < n; j++) out[j] += a[j] * m[j];
+    else
+      for (size_t j = 0; j < n; j++) out[j] = a[j] * m[j];
+  }
 }
 
 /* row index of (t, b) in a (T, B, .) or, batch-first, (B, T, .) buffer */
@@ -243,28 +351,41 @@ static step_slots slots_of_time(int t, int dir) {
 
 typedef struct dir_context {
   const rc_rnn_config *cfg;
-  int T, B, in, H, hout, gh, dir;
+  const rc_cell *cell;
+  int T, B, in, H, hout, gh, E, dir;
   const int *lengths; /* NULL: every sequence has T steps */
+  int masked;         /* training with variational dropout: the dir_buffers' masks apply */
   rc_rnn_params p;
+  const float *vec[RC_CELL_MAX_VECS]; /* the cell's vectors (zeros where absent) */
+  float *dvec[RC_CELL_MAX_VECS];      /* their gradients (a scratch sink where absent) */
 } dir_context;
 
-static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer, int dir) {
+static const float *param_or_null(const float *params, size_t off) {
+  return off == RC_ABSENT ? NULL : params + off;
+}
+
+static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, int layer, int dir,
+                                const float *params, float *grads, shared_buffers *s) {
   dir_context cx;
   cx.cfg = cfg;
+  cx.cell = cfg->cell;
   cx.T = io->T;
   cx.B = io->B;
   cx.in = rc_rnn_layer_input(cfg, layer);
   cx.H = cfg->hidden_size;
   cx.hout = rc_rnn_hout(cfg);
-  cx.gh = rc_rnn_gates(cfg->cell) * cfg->hidden_size;
+  cx.gh = (int)gate_width(cfg);
+  cx.E = (int)extra_width(cfg);
   cx.dir = dir;
   cx.lengths = io->lengths;
+  cx.masked = io->training;
   rc_rnn_param_layout(cfg, layer, dir, &cx.p);
+  for (int k = 0; k < RC_CELL_MAX_VECS; k++) { /* absent blocks (no bias) read zeros */
+    int absent = cx.p.vec[k] == RC_ABSENT;
+    cx.vec[k] = absent ? s->zeros : params + cx.p.vec[k];
+    cx.dvec[k] = absent || !grads ? s->sink : grads + cx.p.vec[k];
+  }
   return cx;
-}
-
-static const float *param_or_null(const float *params, size_t off) {
-  return off == RC_ABSENT ? NULL : params + off;
 }
 
 /* ---- variable lengths ----------------------------------------------------------
@@ -290,6 +411,15 @@ static int next_run(const dir_context *cx, int t, int end, int *b0) {
   return b1 - *b0;
 }
 
+/* runs a row kernel over the active rows [0, rows) of time t */
+static void each_run(const dir_context *cx, int t, int rows, rc_cell_rows kernel, const rc_cell_step *st) {
+  int b0 = 0, n;
+  while ((n = next_run(cx, t, rows, &b0)) > 0) {
+    kernel(st, b0, n);
+    b0 += n;
+  }
+}
+
 /* sets the rows of time t that are not active to `value` rows (or zero when NULL) */
 static void set_inactive_rows(const dir_context *cx, int t, int width, float *rows, const float *value) {
   if (!cx->lengths) return;
@@ -303,75 +433,98 @@ static void set_inactive_rows(const dir_context *cx, int t, int width, float *ro
   }
 }
 
+/* ---- variational dropout -------------------------------------------------------
+ * Gal & Ghahramani 2016: one mask per sequence (batch row), layer and direction, the same
+ * at every time step, on x_t where it meets W_ih and on h_{t-1} where it meets W_hh (the
+ * carried states themselves are not masked). Inverted: kept values are scaled by 1/(1-p). */
+
+/* draws every layer's and direction's masks, in that order, input mask first */
+static void draw_variational_masks(const rc_rnn_config *cfg, int T, int B, float *ws, rc_rng *rng) {
+  for (int l = 0; l < cfg->num_layers; l++) {
+    layer_buffers lb;
+    layout(cfg, T, B, ws, NULL, l, &lb);
+    for (int d = 0; d < rc_rnn_dirs(cfg); d++) {
+      if (lb.dir[d].x_mask)
+        rc_dropout_mask((size_t)B * rc_rnn_layer_input(cfg, l), cfg->input_dropout, rng, lb.dir[d].x_mask);
+      if (lb.dir[d].h_mask)
+        rc_dropout_mask((size_t)B * rc_rnn_hout(cfg), cfg->recurrent_dropout, rng, lb.dir[d].h_mask);
+    }
+  }
+}
+
+/* the input the projection sees: x, or x with this direction's mask */
+static const float *direction_input(const dir_context *cx, const dir_buffers *db, const float *x) {
+  if (!cx->masked || !db->x_mask) return x;
+  mask_rows((size_t)cx->T * cx->B, cx->in, x, db->x_mask, cx->B, 0, db->x);
+  return db->x;
+}
+
 /* ---- forward ------------------------------------------------------------------- */
 
-/* x W_ih^T + biases for all T*B rows at once (b_hh is folded in except for GRU) */
+/* x W_ih^T + biases for all T*B rows at once (b_hh is folded in unless separate_hh) */
 static void input_projection(const dir_context *cx, const float *params, const float *x, float *gates) {
   const float *b_ih = param_or_null(params, cx->p.b_ih);
-  const float *b_hh = cx->cfg->cell == RC_GRU ? NULL : param_or_null(params, cx->p.b_hh);
+  const float *b_hh = cx->cell->separate_hh ? NULL : param_or_null(params, cx->p.b_hh);
   int rows = cx->T * cx->B;
+  if (!b_ih) b_ih = b_hh, b_hh = NULL;
   fill_rows(rows, cx->gh, b_ih, b_hh, gates);
   rows_times_wt(rows, cx->gh, cx->in, x, params + cx->p.w_ih, 1.0f, gates);
 }
 
-/* the buffers of one time step */
+/* the buffers of time t */
 typedef struct step_view {
-  float *g, *hh;       /* (B, G*H); hh: GRU only */
+  rc_cell_step cell;   /* g, hh, ex, h_prev, h (the cell's output), c_prev, c */
   const float *h_prev; /* (B, Hout) */
   float *h;            /* (B, Hout) */
-  const float *c_prev; /* LSTM: (B, H) */
-  float *c, *m;        /* LSTM: (B, H); m is h itself without projection */
+  float *hd;           /* recurrent dropout: (B, Hout) the masked h_prev, else NULL */
 } step_view;
 
 static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t) {
   size_t B = cx->B;
   step_slots sl = slots_of_time(t, cx->dir);
   step_view v;
-  v.g = db->gates + t * B * cx->gh;
-  v.hh = db->hh ? db->hh + t * B * cx->gh : v.g;
+  v.cell.H = cx->H;
+  v.cell.vec = cx->vec;
+  v.cell.dvec = cx->dvec;
+  v.cell.dh = v.cell.dc = v.cell.dh_prev = NULL;
+  v.cell.g = db->gates + t * B * cx->gh;
+  v.cell.hh = db->hh ? db->hh + t * B * cx->gh : v.cell.g;
+  v.cell.ex = db->ex ? db->ex + t * B * cx->E : NULL;
   v.h_prev = db->h + sl.prev * B * cx->hout;
   v.h = db->h + sl.next * B * cx->hout;
-  v.c_prev = db->c ? db->c + sl.prev * B * cx->H : NULL;
-  v.c = db->c ? db->c + sl.next * B * cx->H : NULL;
-  v.m = db->m ? db->m + t * B * cx->H : v.h;
+  v.cell.h_prev = v.h_prev;
+  v.cell.h = db->m ? db->m + t * B * cx->H : v.h;
+  v.cell.c_prev = db->c ? db->c + sl.prev * B * cx->H : NULL;
+  v.cell.c = db->c ? db->c + sl.next * B * cx->H : NULL;
+  v.hd = cx->masked && db->hd ? db->hd + t * B * cx->hout : NULL;
   return v;
-}
-
-/* the cell's pointwise pass over rows [b0, b0 + n) */
-static void cell_forward(const dir_context *cx, const step_view *v, int b0, int n) {
-  size_t gh = (size_t)b0 * cx->gh, hs = (size_t)b0 * cx->hout, cs = (size_t)b0 * cx->H;
-  switch (cx->cfg->cell) {
-    case RC_RNN_TANH: rc_rnn_tanh_forward(n, cx->H, v->g + gh, v->h + hs); break;
-    case RC_RNN_RELU: rc_rnn_relu_forward(n, cx->H, v->g + gh, v->h + hs); break;
-    case RC_GRU: rc_gru_forward(n, cx->H, v->g + gh, v->hh + gh, v->h_prev + hs, v->h + hs); break;
-    case RC_LSTM: rc_lstm_forward(n, cx->H, v->g + gh, v->c_prev + cs, v->c + cs, v->m + cs); break;
-  }
 }
 
 /* one time step: the gates of time t already hold the input projection */
 static void step_forward(const dir_context *cx, const float *params, dir_buffers *db, int t) {
   step_view v = view_of_step(cx, db, t);
   int rows = active_prefix(cx, t);
-  if (cx->cfg->cell == RC_GRU) /* hh = h_prev W_hh^T + b_hh, kept apart for r * (W_hn h + b_hn) */
-    fill_rows(rows, cx->gh, param_or_null(params, cx->p.b_hh), NULL, v.hh);
-  rows_times_wt(rows, cx->gh, cx->hout, v.h_prev, params + cx->p.w_hh, 1.0f, v.hh);
-  int b0 = 0, n;
-  while ((n = next_run(cx, t, rows, &b0)) > 0) {
-    cell_forward(cx, &v, b0, n);
-    b0 += n;
+  const float *h_in = v.h_prev;
+  if (v.hd) { /* every row, so that backward's GEMM over all steps reads no stale rows */
+    mask_rows(cx->B, cx->hout, v.h_prev, db->h_mask, cx->B, 0, v.hd);
+    h_in = v.hd;
   }
+  if (cx->cell->separate_hh) /* hh = h_prev W_hh^T + b_hh, kept apart from the input projection */
+    fill_rows(rows, cx->gh, param_or_null(params, cx->p.b_hh), NULL, v.cell.hh);
+  rows_times_wt(rows, cx->gh, cx->hout, h_in, params + cx->p.w_hh, 1.0f, v.cell.hh);
+  each_run(cx, t, rows, cx->cell->forward, &v.cell);
   if (db->m) { /* h = m W_hr^T */
-    set_inactive_rows(cx, t, cx->H, v.m, NULL);
-    rows_times_wt(rows, cx->hout, cx->H, v.m, params + cx->p.w_hr, 0.0f, v.h);
+    set_inactive_rows(cx, t, cx->H, v.cell.h, NULL);
+    rows_times_wt(rows, cx->hout, cx->H, v.cell.h, params + cx->p.w_hr, 0.0f, v.h);
   }
   set_inactive_rows(cx, t, cx->hout, v.h, v.h_prev);
-  if (v.c) set_inactive_rows(cx, t, cx->H, v.c, v.c_prev);
+  if (v.cell.c) set_inactive_rows(cx, t, cx->H, v.cell.c, v.cell.c_prev);
 }
 
 static void direction_forward(const dir_context *cx, const float *params, const float *x, dir_buffers *db,
                               const float *h0, const float *c0, row_block out, float *hn, float *cn) {
   int T = cx->T, B = cx->B, first = cx->dir ? T : 0, last = cx->dir ? 0 : T;
-  input_projection(cx, params, x, db->gates);
+  input_projection(cx, params, direction_input(cx, db, x), db->gates);
   copy_or_zero(db->h + (size_t)first * B * cx->hout, h0, (size_t)B * cx->hout);
   if (db->c) copy_or_zero(db->c + (size_t)first * B * cx->H, c0, (size_t)B * cx->H);
   for (int s = 0; s < T; s++) {
@@ -384,23 +537,16 @@ static void direction_forward(const dir_context *cx, const float *params, const 
   if (db->c && cn) memcpy(cn, db->c + (size_t)last * B * cx->H, (size_t)B * cx->H * sizeof(float));
 }
 
-/* inter-layer dropout (PyTorch: keep with probability 1-p, scale by 1/(1-p));
- * in evaluation mode the mask is all ones so that backward needs no flag */
-static void apply_dropout(size_t n, float p, int training, rc_rng *rng, float *mask, float *x) {
-  float keep = 1.0f / (1.0f - p);
-  for (size_t i = 0; i < n; i++) {
-    mask[i] = !training ? 1.0f : (rc_rng_uniform_f(rng) < p ? 0.0f : keep);
-    x[i] *= mask[i];
-  }
-}
-
 void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, const rc_rnn_io *io,
-                    const float *x, const float *h0, const float *c0, int training, rc_rng *rng, float *y,
-                    float *hn, float *cn) {
+                    const float *x, const float *h0, const float *c0, rc_rng *dropout_rng,
+                    rc_rng *variational_rng, float *y, float *hn, float *cn) {
   int T = io->T, B = io->B, D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), L = cfg->num_layers;
   size_t state = (size_t)B * hout, cell = (size_t)B * cfg->hidden_size;
+  shared_buffers s;
   layer_buffers lb, next;
-  layout(cfg, T, B, ws, NULL, 0, &lb);
+  layout(cfg, T, B, ws, &s, 0, &lb);
+  if (s.zeros) memset(s.zeros, 0, largest_vec(cfg) * sizeof(float));
+  if (io->training) draw_variational_masks(cfg, T, B, ws, variational_rng);
   row_block x0 = {lb.x, cfg->input_size, 0, 0};
   copy_all_rows(T, B, cfg->input_size, x, io->batch_first, x0);
   if (io->lengths) /* padding never reaches the maths, even if it holds NaN */
@@ -417,38 +563,20 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
     }
     for (int d = 0; d < D; d++) {
       size_t k = (size_t)l * D + d;
-      dir_context cx = make_context(cfg, io, l, d);
+      dir_context cx = make_context(cfg, io, l, d, params, NULL, &s);
       out.col = d * hout;
       direction_forward(&cx, params, lb.x, &lb.dir[d], h0 ? h0 + k * state : NULL, c0 ? c0 + k * cell : NULL,
                         out, hn + k * state, cn ? cn + k * cell : NULL);
     }
     if (l + 1 < L) {
-      if (next.mask) apply_dropout((size_t)T * B * D * hout, cfg->dropout, training, rng, next.mask, next.x);
+      if (next.mask && io->training)
+        rc_dropout((size_t)T * B * D * hout, cfg->dropout, dropout_rng, next.x, next.mask, next.x);
       lb = next;
     }
   }
 }
 
 /* ---- backward --------------------------------------------------------------- */
-
-/* the cell's backward pass over rows [b0, b0 + n): dh (or dm with projection) in;
- * gates (and hh for GRU) get their gradients; dh_prev the direct path; dc is carried */
-static void cell_backward(const dir_context *cx, const step_view *v, shared_buffers *s, const float *dh,
-                          float *dh_prev, int b0, int n) {
-  size_t gh = (size_t)b0 * cx->gh, hs = (size_t)b0 * cx->hout, cs = (size_t)b0 * cx->H;
-  switch (cx->cfg->cell) {
-    case RC_RNN_TANH: rc_rnn_tanh_backward(n, cx->H, dh + hs, v->g + gh); break;
-    case RC_RNN_RELU: rc_rnn_relu_backward(n, cx->H, dh + hs, v->g + gh); break;
-    case RC_GRU:
-      rc_gru_backward(n, cx->H, dh + hs, v->h_prev + hs, v->g + gh, v->hh + gh, dh_prev + hs);
-      break;
-    case RC_LSTM: {
-      const float *dm = v->m != v->h ? s->dm + cs : dh + hs;
-      rc_lstm_backward(n, cx->H, dm, v->c_prev + cs, v->c + cs, v->g + gh, s->dc + cs);
-      break;
-    }
-  }
-}
 
 /* one time step backward; dh holds dL/dh_t (all paths), dh_prev receives dL/dh_{t-1}
  * (rows whose sequence has ended pass dh through unchanged) */
@@ -458,20 +586,25 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
   int rows = active_prefix(cx, t);
   memset(dh_prev, 0, (size_t)cx->B * cx->hout * sizeof(float));
   set_inactive_rows(cx, t, cx->hout, dh_prev, dh);
+  v.cell.dh = dh;
   if (db->m) { /* h = m W_hr^T: keep dL/dh for dW_hr; dL/dm = dh W_hr */
     float *dhs = s->dhs + (size_t)t * cx->B * cx->hout;
     memcpy(dhs, dh, (size_t)cx->B * cx->hout * sizeof(float));
     set_inactive_rows(cx, t, cx->hout, dhs, NULL);
     rows_times_w(rows, cx->H, cx->hout, dhs, params + cx->p.w_hr, 0.0f, s->dm);
+    v.cell.dh = s->dm;
   }
-  int b0 = 0, n;
-  while ((n = next_run(cx, t, rows, &b0)) > 0) {
-    cell_backward(cx, &v, s, dh, dh_prev, b0, n);
-    b0 += n;
+  v.cell.dh_prev = dh_prev;
+  v.cell.dc = s->dc;
+  each_run(cx, t, rows, cx->cell->backward, &v.cell);
+  set_inactive_rows(cx, t, cx->gh, v.cell.g, NULL);
+  if (v.cell.hh != v.cell.g) set_inactive_rows(cx, t, cx->gh, v.cell.hh, NULL);
+  if (v.hd) { /* h_prev met W_hh through the mask */
+    rows_times_w(rows, cx->hout, cx->gh, v.cell.hh, params + cx->p.w_hh, 0.0f, s->dh_masked);
+    mask_rows(rows, cx->hout, s->dh_masked, db->h_mask, cx->B, 1, dh_prev);
+  } else {
+    rows_times_w(rows, cx->hout, cx->gh, v.cell.hh, params + cx->p.w_hh, 1.0f, dh_prev);
   }
-  set_inactive_rows(cx, t, cx->gh, v.g, NULL);
-  if (v.hh != v.g) set_inactive_rows(cx, t, cx->gh, v.hh, NULL);
-  rows_times_w(rows, cx->hout, cx->gh, v.hh, params + cx->p.w_hh, 1.0f, dh_prev);
 }
 
 /* parameter gradients and dx for the whole sequence, as single GEMMs over K = T*B */
@@ -479,16 +612,20 @@ static void direction_weight_grads(const dir_context *cx, const float *params, f
                                    dir_buffers *db, shared_buffers *s, float *dx, int accumulate_dx) {
   int rows = cx->T * cx->B;
   const float *dg = db->gates, *dg_hh = db->hh ? db->hh : db->gates;
-  const float *h_prev = db->h + (cx->dir ? (size_t)cx->B * cx->hout : 0);
-  rc_gemm_tn(cx->gh, cx->in, rows, 1.0f, dg, cx->gh, x, cx->in, 1.0f, grads + cx->p.w_ih, cx->in);
-  rc_gemm_nn(rows, cx->in, cx->gh, 1.0f, dg, cx->gh, params + cx->p.w_ih, cx->in, accumulate_dx ? 1.0f : 0.0f,
-             dx, cx->in);
-  rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_prev, cx->hout, 1.0f, grads + cx->p.w_hh,
-             cx->hout);
-  if (cx->p.b_ih != RC_ABSENT) {
-    add_column_sums(rows, cx->gh, dg, grads + cx->p.b_ih);
-    add_column_sums(rows, cx->gh, dg_hh, grads + cx->p.b_hh);
+  const float *x_in = cx->masked && db->x_mask ? db->x : x;
+  const float *h_in = cx->masked && db->hd ? db->hd : db->h + (cx->dir ? (size_t)cx->B * cx->hout : 0);
+  rc_gemm_tn(cx->gh, cx->in, rows, 1.0f, dg, cx->gh, x_in, cx->in, 1.0f, grads + cx->p.w_ih, cx->in);
+  if (x_in != x) { /* x met W_ih through the mask */
+    rc_gemm_nn(rows, cx->in, cx->gh, 1.0f, dg, cx->gh, params + cx->p.w_ih, cx->in, 0.0f, s->dx_masked,
+               cx->in);
+    mask_rows(rows, cx->in, s->dx_masked, db->x_mask, cx->B, accumulate_dx, dx);
+  } else {
+    rc_gemm_nn(rows, cx->in, cx->gh, 1.0f, dg, cx->gh, params + cx->p.w_ih, cx->in,
+               accumulate_dx ? 1.0f : 0.0f, dx, cx->in);
   }
+  rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_in, cx->hout, 1.0f, grads + cx->p.w_hh, cx->hout);
+  if (cx->p.b_ih != RC_ABSENT) add_column_sums(rows, cx->gh, dg, grads + cx->p.b_ih);
+  if (cx->p.b_hh != RC_ABSENT) add_column_sums(rows, cx->gh, dg_hh, grads + cx->p.b_hh);
   if (db->m)
     rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f, grads + cx->p.w_hr, cx->H);
 }
@@ -531,12 +668,12 @@ void rc_rnn_backward(const rc_rnn_config *cfg, const float *params, float *grads
     layout(cfg, T, B, ws, NULL, l, &lb);
     for (int d = 0; d < D; d++) {
       size_t k = (size_t)l * D + d;
-      dir_context cx = make_context(cfg, io, l, d);
+      dir_context cx = make_context(cfg, io, l, d, params, grads, &s);
       direction_backward(&cx, params, grads, lb.x, &lb.dir[d], &s, dy, ghn ? ghn + k * state : NULL,
                          gcn ? gcn + k * cell : NULL, dx_l, dh0 + k * state, dc0 ? dc0 + k * cell : NULL);
     }
     if (l > 0) {
-      if (lb.mask)
+      if (lb.mask && io->training)
         for (size_t i = 0; i < (size_t)T * B * D * hout; i++) dx_l[i] *= lb.mask[i];
       float *tmp = dy;
       dy = dx_l;

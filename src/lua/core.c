@@ -6,6 +6,7 @@
 #include "functional.h"
 #include "generator.h"
 #include "layer.h"
+#include "stepper.h"
 #include "tensor.h"
 
 #define RECUR_VERSION "0.1.0-dev"
@@ -53,8 +54,11 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
   rcl_open_generator(L);
-  rcl_open_layers(L);
   rcl_open_functional(L);
   rcl_open_files(L);
+  lua_getfield(L, -1, "F"); /* the recurrent layers' C side is private, like F */
+  rcl_open_layers(L);
+  lua_pop(L, 1);
+  rcl_open_stepper(L);
   return 1;
 }
