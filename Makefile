@@ -23,7 +23,10 @@ else
 BLAS_SRC = src/core/blas.c
 BLAS_LIB = -lopenblas
 endif
-SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+# the C API for hosts (include/recur.h) that recur.core itself carries
+EMBED_API = src/embed/tensor_view.c
+SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
 LUA_MODULES = $(wildcard lua/recur/*.lua)
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
@@ -31,7 +34,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: test-isa isa-check bench-kernels FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: test-isa isa-check bench-kernels FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test fuzz-api fuzz-api-asan soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -52,7 +55,7 @@ test: recur/core.so
 	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP $(BUSTED_ARGS) | awk -f tools/tap-summary.awk
 
 lint:
-	luacheck lua specs examples tools platform
+	luacheck lua specs examples tools platform fuzz
 	clang-format --dry-run --Werror $(SRC) $(HDR) src/embed/*.c include/*.h examples/embed/*.c platform/*.c
 
 format:
@@ -140,7 +143,8 @@ test-compat: $(foreach v,$(COMPAT_LUAS),build/$(v)/recur/core.so)
 	done
 
 # The whole spec suite on the BLAS-free build (in build/noblas/, the in-tree build untouched).
-NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 build/noblas/recur/core.so: $(NOBLAS_SRC) $(HDR)
 	@mkdir -p build/noblas/recur
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(NOBLAS_SRC) -lm
@@ -292,7 +296,8 @@ embed: build/embed/host build/embed/threads
 FUZZERS = safetensors header tensor csv
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c99 -Isrc/core -Isrc/lua $(INC)
-FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 build/fuzz/%: fuzz/%_fuzz.c fuzz/lua_harness.h $(FUZZ_LIB_SRC) $(HDR)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LUA_STATIC) -lopenblas -lm -ldl
@@ -306,6 +311,19 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	    grep -E "stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY" | tail -n 4; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
+
+# The Lua-API fuzzer (fuzz/lua_api): seeded random call sequences over the whole public API
+# with hostile arguments, in child processes; fails on any crash, hang, sanitizer report or
+# internal error. FUZZ_API_SECONDS (default 60), or FUZZ_API_CALLS calls; FUZZ_API_ARGS adds
+# options (e.g. --jobs 2 --keep-going). fuzz-api-asan runs it on the ASan+UBSan build.
+FUZZ_API_SECONDS ?= 60
+FUZZ_API_BUDGET = $(if $(FUZZ_API_CALLS),--calls $(FUZZ_API_CALLS),--seconds $(FUZZ_API_SECONDS))
+fuzz-api: recur/core.so
+	$(LUA) fuzz/lua_api/fuzz.lua $(FUZZ_API_BUDGET) $(FUZZ_API_ARGS)
+
+fuzz-api-asan: asan-build
+	$(LUA) fuzz/lua_api/fuzz.lua $(FUZZ_API_BUDGET) --build build/asan --sanitizers --out build/fuzz-api-asan \
+	  $(FUZZ_API_ARGS)
 
 clean:
 	rm -rf recur build docs luarocks-tree

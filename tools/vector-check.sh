@@ -81,5 +81,5 @@ done
 for name in aarch64 clang mingw; do
   if grep -E " [iI] |resolver" "$out/$name.nm"; then fail "$name: ifuncs where there is no dispatch"; fi
 done
-echo "vector-check: $(echo "$base" | wc -l) kernel loops vectorised at every x86-64 level and in both dispatched" \
-  "versions; the activation kernels also for aarch64, clang and wasm SIMD"
+echo "vector-check: $(echo "$base" | wc -l) kernel loops vectorised at every x86-64 level and in every" \
+  "version of the dispatching build; the activation kernels also for aarch64, clang and wasm SIMD"

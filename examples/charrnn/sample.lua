@@ -9,7 +9,7 @@ package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
 
-local opt = recur.util.parse_args(arg, {
+local opt = require("recur.util").parse_args(arg, {
   model = root .. "examples/charrnn/out/model.safetensors", prime = "\n", length = 500, temperature = 0.8,
   ["top-k"] = 0, seed = 1,
 }, "usage: lua5.4 examples/charrnn/sample.lua [--model FILE] [--prime TEXT] [--length N] [--temperature T] " ..
@@ -17,8 +17,8 @@ local opt = recur.util.parse_args(arg, {
 if opt.temperature <= 0 then error("--temperature must be positive", 0) end
 
 local model, meta = recur.load_model(opt.model)
-local vocab = recur.data.Vocab(recur.json.decode(meta.vocab))
-local embed, rnn, decoder = recur.util.unpack(model.children)
+local vocab = recur.data.Vocab(recur.checkpoint.decode(meta.vocab))
+local embed, rnn, decoder = (table.unpack or unpack)(model.children)
 model:evaluate()
 local cell = rnn:stepper(1)
 local gen = recur.Generator(opt.seed)

@@ -19,7 +19,7 @@ local usage = [==[
 usage: lua5.4 examples/charrnn/train.lua [--data FILE] [--cell lstm|gru] [--layers N] [--hidden N]
   [--embed N] [--dropout P] [--seq N] [--batch N] [--lr X] [--lr-decay X] [--clip X] [--epochs N]
   [--max-minutes M] [--eval-every N] [--val-fraction F] [--seed N] [--threads N] [--out DIR] [--resume FILE]]==]
-local opt = recur.util.parse_args(arg, {
+local opt = require("recur.util").parse_args(arg, {
   data = root .. "examples/data/tinyshakespeare.txt", cell = "lstm", layers = 2, hidden = 128, embed = 64,
   dropout = 0.25, seq = 50, batch = 50, lr = 2e-3, ["lr-decay"] = 0.95, clip = 5, epochs = 30,
   ["max-minutes"] = 0, ["eval-every"] = 500, ["val-fraction"] = 0.05, seed = 123, threads = 0,
@@ -28,7 +28,7 @@ local opt = recur.util.parse_args(arg, {
 
 if opt.threads > 0 then recur.set_num_threads(opt.threads) end
 recur.manual_seed(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+require("recur.util").execute("mkdir -p '" .. opt.out .. "'")
 
 -- data: characters (UTF-8 aware) -> ids, split into train and validation streams
 local text = recur.data.read_file(opt.data)
@@ -44,7 +44,7 @@ local model = recur.Sequential{
   {"rnn", Cell{input_size = opt.embed, hidden_size = opt.hidden, num_layers = opt.layers, dropout = opt.dropout}},
   {"decoder", recur.Linear{in_features = opt.hidden, out_features = vocab:size()}},
 }
-local embed, rnn, decoder = recur.util.unpack(model.children)
+local embed, rnn, decoder = (table.unpack or unpack)(model.children)
 local optimizer = recur.optim.Adam{model, lr = opt.lr}
 local schedule = recur.optim.StepLR{optimizer, step_size = 1, gamma = opt["lr-decay"]}
 local criterion = recur.CrossEntropyLoss()

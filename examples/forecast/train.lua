@@ -14,13 +14,13 @@ package.cpath = root .. "?.so;" .. package.cpath
 local recur = require "recur"
 local data = recur.data
 
-local opt = recur.util.parse_args(arg, {
+local opt = require("recur.util").parse_args(arg, {
   data = root .. "examples/data/seattle-temps.csv", input = 48, horizon = 24, hidden = 64, layers = 1,
   epochs = 8, batch = 64, lr = 3e-3, ["test-fraction"] = 0.15, seed = 7, out = root .. "examples/forecast/out",
 }, "usage: lua5.4 examples/forecast/train.lua [--epochs N] [--hidden N] [--layers N] [--batch N] [--lr X] " ..
   "[--input HOURS] [--horizon HOURS] [--test-fraction F] [--seed N] [--out DIR]")
 recur.manual_seed(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+require("recur.util").execute("mkdir -p '" .. opt.out .. "'")
 
 -- features per hour: temperature, the hour of day on the unit circle, and the change
 -- since the same hour the day before (no day of year: the held-out end of the year would

@@ -11,13 +11,13 @@ package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
 
-local opt = recur.util.parse_args(arg, {
+local opt = require("recur.util").parse_args(arg, {
   frames = 6000, hidden = 32, ["train-every"] = 8, ["buffer"] = 1024, ["seq"] = 32, batch = 16, lr = 5e-3,
   noise = 0.1, seed = 3, out = root .. "examples/game/out",
 }, "usage: lua5.4 examples/game/play.lua [--frames N] [--hidden N] [--train-every N] [--noise P] [--seed N]")
 recur.manual_seed(opt.seed)
 local gen = recur.Generator(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+require("recur.util").execute("mkdir -p '" .. opt.out .. "'")
 
 local MOVES = {"R", "D", "L", "U", "."} -- right, down, left, up, stay
 local ID = {R = 1, D = 2, L = 3, U = 4, ["."] = 5}
@@ -104,7 +104,7 @@ for frame = 1, opt.frames do
   end
 end
 
-local majority = math.max(recur.util.unpack(counts)) / opt.frames
+local majority = math.max((table.unpack or unpack)(counts)) / opt.frames
 local window = math.min(2000, #hits)
 print(string.format("last %d frames: GRU %.1f%%, repeat-last-move %.1f%%, most frequent move %.1f%%; " ..
   "%.1f us per predicted frame (stepper + decoder, H = %d)", window, 100 * mean_tail(hits, window),
@@ -114,9 +114,9 @@ print(string.format("last %d frames: GRU %.1f%%, repeat-last-move %.1f%%, most f
 local rolling, rows = {name = "GRU", x = {}, y = {}}, {}
 local rolling_repeat = {name = "repeat last move", x = {}, y = {}}
 for i = 250, #hits, 250 do
-  rolling.x[#rolling.x + 1], rolling.y[#rolling.y + 1] = i, 100 * mean_tail({recur.util.unpack(hits, i - 249, i)}, 250)
+  rolling.x[#rolling.x + 1], rolling.y[#rolling.y + 1] = i, 100 * mean_tail({(table.unpack or unpack)(hits, i - 249, i)}, 250)
   rolling_repeat.x[#rolling_repeat.x + 1] = i
-  rolling_repeat.y[#rolling_repeat.y + 1] = 100 * mean_tail({recur.util.unpack(repeat_hits, i - 249, i)}, 250)
+  rolling_repeat.y[#rolling_repeat.y + 1] = 100 * mean_tail({(table.unpack or unpack)(repeat_hits, i - 249, i)}, 250)
 end
 local loss_series = {name = "train", x = {}, y = {}}
 for i, l in ipairs(losses) do

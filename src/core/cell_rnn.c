@@ -1,4 +1,5 @@
 /* The Elman RNN, as torch.nn.RNN: h = act(x W_ih^T + b_ih + h_prev W_hh^T + b_hh). */
+
 #include "activations.h"
 #include "cells.h"
 

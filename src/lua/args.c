@@ -1,7 +1,57 @@
-/* Checked reading of Lua arguments (see args.h). */
+/* What every binding shares: tensor checks and checked argument reading (see args.h). */
 #include "args.h"
 
 #include <math.h>
+#include <stdio.h>
+
+#include "../core/utf8.h"
+
+/* ---- values and tensors ------------------------------------------------------------- */
+
+const char *rcl_typename(lua_State *L, int idx) {
+  const char *name = NULL;
+  if (luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
+    name = lua_tostring(L, -1); /* the metatable keeps the string alive */
+    lua_pop(L, 1);
+  }
+  return name ? name : luaL_typename(L, idx);
+}
+
+rc_tensor *rcl_test_tensor(lua_State *L, int arg) { return (rc_tensor *)luaL_testudata(L, arg, RC_TENSOR); }
+
+rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name) {
+  rc_tensor *t = rcl_test_tensor(L, arg);
+  if (!t) {
+    const char *msg = lua_pushfstring(L, "%s: expected a recur.Tensor, got %s", name, rcl_typename(L, arg));
+    luaL_argerror(L, arg, msg);
+  }
+  return t;
+}
+
+void rcl_shape_string(const lua_Integer *shape, int ndim, char *buf, size_t size) {
+  size_t used = (size_t)snprintf(buf, size, "(");
+  for (int i = 0; i < ndim && used < size; i++)
+    used += (size_t)snprintf(buf + used, size - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+  if (used < size) snprintf(buf + used, size - used, ")");
+}
+
+static int same_shape(const rc_tensor *t, int ndim, const lua_Integer *shape) {
+  if (t->ndim != ndim) return 0;
+  for (int i = 0; i < ndim; i++)
+    if (t->shape[i] != shape[i]) return 0;
+  return 1;
+}
+
+void rcl_check_shape(lua_State *L, int arg, const rc_tensor *t, const char *name, int ndim,
+                     const lua_Integer *shape) {
+  if (same_shape(t, ndim, shape)) return;
+  char want[160], got[160];
+  rcl_shape_string(shape, ndim, want, sizeof want);
+  rcl_shape_string(t->shape, t->ndim, got, sizeof got);
+  luaL_argerror(L, arg, lua_pushfstring(L, "%s: expected shape %s, got %s", name, want, got));
+}
+
+/* ---- integers, sizes and indices ------------------------------------------------------ */
 
 /* a description of the value at idx for messages: its number, or its type */
 static const char *describe(lua_State *L, int idx) {
@@ -42,6 +92,33 @@ lua_Integer rcl_check_integer_in(lua_State *L, int arg, const char *what, lua_In
   return v;
 }
 
+size_t rcl_check_index(lua_State *L, int arg, const char *what, lua_Integer size) {
+  lua_Integer v;
+  if (!number_at(L, arg, &v) || v < 1 || v > size)
+    luaL_argerror(L, arg,
+                  size < 1 ? lua_pushfstring(L, "%s: the dimension is empty, got %s", what, describe(L, arg))
+                           : lua_pushfstring(L, "%s: expected %s, got %s", what, range_text(L, 1, size),
+                                             describe(L, arg)));
+  return (size_t)(v - 1);
+}
+
+int rcl_shape_numel(const lua_Integer *shape, int ndim, size_t *out) {
+  size_t nonzero = 1, n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || (uint64_t)shape[i] > (uint64_t)RCL_MAX_NUMEL) return 0;
+    if (shape[i] == 0) {
+      n = 0;
+      continue;
+    }
+    /* rc_size_mul refuses a product that overflows size_t */
+    if (!rc_size_mul(nonzero, (size_t)shape[i], &nonzero) || nonzero > RCL_MAX_NUMEL) return 0;
+  }
+  *out = n ? nonzero : 0;
+  return 1;
+}
+
+/* ---- Lua arrays ------------------------------------------------------------------------- */
+
 size_t rcl_check_array(lua_State *L, int arg, const char *what, size_t max) {
   if (!lua_istable(L, arg))
     luaL_argerror(L, arg, lua_pushfstring(L, "%s: expected a table, got %s", what, rcl_typename(L, arg)));
@@ -53,15 +130,15 @@ size_t rcl_check_array(lua_State *L, int arg, const char *what, size_t max) {
   return n;
 }
 
-int rcl_shape_numel(const lua_Integer *shape, int ndim, size_t limit, size_t *out) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0 || (uint64_t)shape[i] > (uint64_t)SIZE_MAX || !rc_size_mul(n, (size_t)shape[i], &n))
-      return 0;
-  }
-  if (n > limit) return 0;
-  *out = n;
-  return 1;
+const char *rcl_array_string(lua_State *L, int arg, const char *what, size_t i, size_t *len) {
+  lua_rawgeti(L, arg, (lua_Integer)i);
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "%s[%s]: expected a string, got %s", what, rcl_istr(L, (long long)i),
+                                  rcl_typename(L, -1)));
+  const char *s = lua_tolstring(L, -1, len);
+  lua_pop(L, 1); /* the array keeps the string alive */
+  return s;
 }
 
 rcl_int_list rcl_check_int_list(lua_State *L, int arg, const char *what) {
@@ -101,4 +178,24 @@ lua_Integer rcl_int_list_check(const rcl_int_list *list, size_t i, lua_Integer l
   lua_Integer v;
   if (!rcl_int_list_at(list, i, &v) || v < lo || v > hi) rcl_int_list_error(list, i, lo, hi);
   return v;
+}
+
+/* ---- numbers and text -------------------------------------------------------------------- */
+
+double rcl_opt_finite(lua_State *L, int arg, const char *what, double def) {
+  if (lua_isnoneornil(L, arg)) return def;
+  if (lua_type(L, arg) != LUA_TNUMBER || !isfinite(lua_tonumber(L, arg)))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s: expected a finite number, got %s", what, describe(L, arg)));
+  return lua_tonumber(L, arg);
+}
+
+size_t rcl_utf8_error(const char *s, size_t n) {
+  size_t at = 0;
+  while (at < n) {
+    uint32_t cp;
+    size_t k = rc_utf8_decode((const unsigned char *)s + at, n - at, &cp);
+    if (!k) return at + 1;
+    at += k;
+  }
+  return 0;
 }

@@ -1,7 +1,8 @@
 /* recur.Generator: a seeded PCG32 stream with uniform, normal and integer draws,
  * and a state that can be saved and restored exactly. */
 #include "generator.h"
-#include "tensor.h"
+
+#include "args.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,16 +78,21 @@ static int g_normal(lua_State *L) {
   return 1;
 }
 
-/* g:random(n): an integer in 1..n; g:random(m, n): in m..n */
+/* g:random(n): an integer in 1..n; g:random(m, n): in m..n (any m <= n, the whole
+ * integer range included: the span hi - lo is taken in unsigned 64-bit arithmetic) */
 static int g_random(lua_State *L) {
   rc_rng *g = check_gen(L, 1);
-  lua_Integer lo = 1, hi = luaL_checkinteger(L, 2);
-  if (!lua_isnoneornil(L, 3)) {
-    lo = hi;
-    hi = luaL_checkinteger(L, 3);
+  lua_Integer lo = 1, hi;
+  if (lua_isnoneornil(L, 3)) {
+    hi = rcl_check_integer_in(L, 2, "n", 1, LUA_MAXINTEGER);
+  } else {
+    lo = rcl_check_integer_in(L, 2, "m", LUA_MININTEGER, LUA_MAXINTEGER);
+    hi = rcl_check_integer_in(L, 3, "n", lo, LUA_MAXINTEGER);
   }
-  if (hi < lo) return luaL_error(L, "random: empty interval [%d, %d]", (int)lo, (int)hi);
-  lua_pushinteger(L, lo + (lua_Integer)rc_rng_below(g, (uint64_t)(hi - lo) + 1));
+  uint64_t span = (uint64_t)hi - (uint64_t)lo; /* the count of values minus one */
+  uint64_t offset = span == UINT64_MAX ? rc_rng_u64(g) : rc_rng_below(g, span + 1);
+  /* lo + offset in two's complement, without signed overflow */
+  lua_pushinteger(L, (lua_Integer)((uint64_t)lo + offset));
   return 1;
 }
 
