@@ -155,7 +155,8 @@ test-noblas: build/noblas/recur/core.so
 # The pointwise kernels per x86-64 level (src/core/dispatch.h). The run-time dispatch
 # cannot be forced, so each level gets its own build without it, in build/isa/<level>/:
 # all three compile; the activation, cell and layer specs run on the levels this CPU has, and on
-# the in-tree build, whose dispatch must pick the CPU's highest level.
+# the in-tree build, whose dispatch must pick the CPU's highest level; all of them must
+# compute the same floats (tools/vector-digest.lua).
 ISA_LEVELS = x86-64 x86-64-v3 x86-64-v4
 ISA_SPECS = specs/activations_spec.lua specs/cells_spec.lua specs/layers_spec.lua specs/layers_pytorch_spec.lua
 # the levels this CPU runs, as GCC's resolver tests them
@@ -177,6 +178,10 @@ test-isa: recur/core.so $(foreach l,$(ISA_LEVELS),build/isa/$(l)/recur/core.so)
 	@if nm recur/core.so | grep -q " i "; then printf 'dispatch (recur/core.so): '; \
 	  set -o pipefail; RECUR_VECTOR_LEVEL=$(lastword $(CPU_LEVELS)) $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP \
 	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1; else echo "recur/core.so: built without dispatch"; fi
+	@digests=$$(for so in $(foreach l,$(CPU_LEVELS),build/isa/$(l)/?.so) ./?.so; do \
+	  LUA_CPATH="$$so" $(TEST_ENV) $(LUA) tools/vector-digest.lua || echo "$$so failed"; done | sort -u); \
+	if [ $$(echo "$$digests" | wc -l) -ne 1 ]; then echo "the levels compute different floats: $$digests"; exit 1; fi; \
+	echo "every level run and the dispatching build compute the same floats (digest $$digests)"
 
 # The kernels vectorise in every version (tools/vector-check.sh: each x86-64 level, the
 # dispatched versions, MinGW, aarch64, clang, wasm SIMD), the whole core compiles for
