@@ -160,10 +160,11 @@ test-noblas: build/noblas/recur/core.so
 
 # The pointwise kernels per x86-64 level (src/core/dispatch.h). The run-time dispatch
 # cannot be forced, so each level gets its own build without it, in build/isa/<level>/:
-# all three compile; the activation and layer specs run on the levels this CPU has, and on
-# the in-tree build, whose dispatch must pick the CPU's highest level.
+# all three compile; the activation, cell and layer specs run on the levels this CPU has, and on
+# the in-tree build, whose dispatch must pick the CPU's highest level; all of them must
+# compute the same floats (tools/vector-digest.lua).
 ISA_LEVELS = x86-64 x86-64-v3 x86-64-v4
-ISA_SPECS = specs/activations_spec.lua specs/layers_spec.lua specs/layers_pytorch_spec.lua
+ISA_SPECS = specs/activations_spec.lua specs/cells_spec.lua specs/layers_spec.lua specs/layers_pytorch_spec.lua
 # the levels this CPU runs, as GCC's resolver tests them
 CPU_LEVELS = $(shell mkdir -p build && printf '%s\n' 'int puts(const char *);' 'int main(void) {' \
   '__builtin_cpu_init(); puts("x86-64");' 'if (__builtin_cpu_supports("x86-64-v3")) puts("x86-64-v3");' \
@@ -183,36 +184,22 @@ test-isa: recur/core.so $(foreach l,$(ISA_LEVELS),build/isa/$(l)/recur/core.so)
 	@if nm recur/core.so | grep -q " i "; then printf 'dispatch (recur/core.so): '; \
 	  set -o pipefail; RECUR_VECTOR_LEVEL=$(lastword $(CPU_LEVELS)) $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP \
 	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1; else echo "recur/core.so: built without dispatch"; fi
+	@digests=$$(for so in $(foreach l,$(CPU_LEVELS),build/isa/$(l)/?.so) ./?.so; do \
+	  LUA_CPATH="$$so" $(TEST_ENV) $(LUA) tools/vector-digest.lua || echo "$$so failed"; done | sort -u); \
+	if [ $$(echo "$$digests" | wc -l) -ne 1 ]; then echo "the levels compute different floats: $$digests"; exit 1; fi; \
+	echo "every level run and the dispatching build compute the same floats (digest $$digests)"
 
-# Every kernel loop (the loop of each RC_VECTOR_KERNEL function of cells.c) vectorises at
-# each x86-64 level, and for aarch64 (cross GCC), MinGW, clang and wasm SIMD (emscripten,
-# -msimd128), where the dispatch must compile away (no ifuncs); the other core files
-# compile for aarch64; then test-isa.
-KERNEL_LOOPS = awk '/^RC_VECTOR_KERNEL/ { k = 1 } k && /for \(/ { print NR; k = 0 }' src/core/cells.c
-ISA_CORE = $(filter-out src/core/blas.c,$(wildcard src/core/*.c))
-# $(call vectorised,name,compiler and flags,report flag,report pattern)
-define vectorised
-$(2) -std=c99 $(WARN) -Werror -O2 $(3) -c src/core/cells.c -o build/isa/$(1).o 2> build/isa/$(1).txt
-@for n in $$($(KERNEL_LOOPS)); do grep -q "^src/core/cells.c:$$n:.*$(4)" build/isa/$(1).txt || \
-  { echo "$(1): the loop at src/core/cells.c:$$n does not vectorise"; exit 1; }; done
-endef
+# The kernels vectorise in every version (tools/vector-check.sh: each x86-64 level, the
+# dispatched versions, MinGW, aarch64, clang, wasm SIMD), the whole core compiles for
+# aarch64, and test-isa.
 isa-check:
 	$(call need,aarch64-linux-gnu-gcc,gcc-aarch64-linux-gnu)
 	$(call need,x86_64-w64-mingw32-gcc,gcc-mingw-w64-x86-64)
 	$(call need,clang,clang)
 	$(call need,emcc,emscripten)
-	@mkdir -p build/isa
-	$(call vectorised,x86-64,$(CC) -march=x86-64 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,x86-64-v3,$(CC) -march=x86-64-v3 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,x86-64-v4,$(CC) -march=x86-64-v4 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,aarch64,aarch64-linux-gnu-gcc,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,mingw,x86_64-w64-mingw32-gcc,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,clang,clang -fPIC,-Rpass=loop-vectorize,vectorized loop)
-	$(call vectorised,wasm,emcc -msimd128,-Rpass=loop-vectorize,vectorized loop)
-	@if nm build/isa/aarch64.o build/isa/mingw.o build/isa/clang.o | grep -E " [iI] |resolver"; then \
-	  echo "ifuncs where there is no dispatch"; exit 1; fi
-	for f in $(ISA_CORE); do aarch64-linux-gnu-gcc -std=c99 $(WARN) -Werror -O2 -c $$f -o build/isa/core.o || exit 1; done
-	$(CXX) -x c++ -fsyntax-only -Wall -Wextra -Werror src/core/cells.c
+	tools/vector-check.sh build/isa
+	for f in $(filter-out src/core/blas.c,$(wildcard src/core/*.c)); do \
+	  aarch64-linux-gnu-gcc -std=c99 $(WARN) -Werror -O2 -c $$f -o build/isa/core.o || exit 1; done
 	@$(MAKE) -s test-isa
 
 # The pointwise kernels and the layers, main's code against this tree's, per level
