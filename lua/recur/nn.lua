@@ -191,7 +191,7 @@ function Module:train(on)
   return self
 end
 --- Evaluation mode.
-function Module:evaluate() return self:train(false) end
+function Module:evaluate() return (self:train(false)) end
 --- True in training mode.
 function Module:training() return self._training end
 function Module:__tostring() return self.__name end
@@ -243,7 +243,10 @@ end
 -- table of tensors, or of a named table of modules ({rnn = ..., decoder = ...} gives
 -- "rnn.weight_ih_l0", ..., "decoder.weight"). Each module and table counts once.
 -- @return names in order, and name -> tensor
-function nn.state_of(obj) return state_of(obj, "state_of") end
+function nn.state_of(obj)
+  local names, tensors = state_of(obj, "state_of") -- not a tail call: errors name the caller's line
+  return names, tensors
+end
 
 -- Checks load_state's arguments; n is the argument number of `tensors`.
 local function check_state_args(fn, n, tensors, opts)
@@ -312,7 +315,7 @@ function nn.load_state(obj, tensors, opts)
     arg_error(1, "load_state", "obj: expected a module or a table of modules, got " .. util.describe(obj))
   end
   check_state_args("load_state", 2, tensors, opts)
-  return load_state(obj, tensors, opts)
+  return (load_state(obj, tensors, opts))
 end
 
 --- The module's parameters by state_dict name (views: copying into them changes the module).
@@ -321,7 +324,7 @@ function Module:state() return select(2, state_of(self, "state")) end
 --- Copies named tensors into the module's parameters (see `nn.load_state`).
 function Module:load_state(tensors, opts)
   check_state_args("load_state", 1, tensors, opts)
-  return load_state(self, tensors, opts)
+  return (load_state(self, tensors, opts))
 end
 
 --- Linear
