@@ -1,8 +1,8 @@
 -- One side of bench/distributed.py: char-rnn training steps (Embedding 64 -> 2x128 LSTM,
 -- dropout 0.25 -> Linear; Adam 2e-3, gradient clipping 5; global batch 50 x 50 characters
 -- of tinyshakespeare, the state carried from batch to batch), as one process or, with
--- --distributed, as the ranks of an mpirun job, each on its share of the batch with the
--- gradients averaged by recur.distributed.
+-- --distributed, as the ranks of an mpirun job, each on its share of the batch (CharBatches
+-- with rank and world) with the gradients averaged by recur.distributed.
 --
 -- A persistent process: after a warm-up it prints "ready"; then each line "run N" on
 -- (rank 0's) stdin runs N steps and prints
@@ -16,8 +16,19 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 local recur = require "recur"
 
-local opt = recur.util.parse_args(arg, {distributed = false, threads = 1, batch = 50, seq = 50,
-  data = root .. "examples/data/tinyshakespeare.txt"}, "usage: lua5.4 bench/distributed.lua [--distributed] [--threads N]")
+local opt = {distributed = false, threads = 1, batch = 50, seq = 50, data = root .. "examples/data/tinyshakespeare.txt"}
+local i = 1
+while arg[i] do
+  local name = arg[i]:match("^%-%-(%w+)$")
+  if name == "distributed" then
+    opt.distributed = true
+  elseif name and opt[name] ~= nil and arg[i + 1] then
+    opt[name], i = type(opt[name]) == "number" and assert(tonumber(arg[i + 1]), arg[i]) or arg[i + 1], i + 1
+  else
+    error("usage: lua5.4 bench/distributed.lua [--distributed] [--threads N] [--batch N] [--seq N] [--data FILE]", 0)
+  end
+  i = i + 1
+end
 recur.set_num_threads(opt.threads)
 local dist = opt.distributed and require("recur.distributed").init() or nil
 local rank, world = dist and dist.rank() or 0, dist and dist.size() or 1
@@ -25,10 +36,9 @@ if opt.batch % world ~= 0 then error("the batch must divide among the ranks") en
 local share = opt.batch // world
 
 recur.manual_seed(1)
-local text = recur.data.read_file(opt.data)
-local vocab = recur.data.vocab_of(text)
-local batches = recur.data.CharBatches{data = vocab:encode(text), batch_size = opt.batch, seq_len = opt.seq,
-  time_major = true}
+local vocab = recur.data.vocab_of_file(opt.data)
+local batches = recur.data.CharBatches{data = vocab:encode_file(opt.data), batch_size = share, seq_len = opt.seq,
+  time_major = true, rank = rank, world = world}
 local embed = recur.Embedding{num_embeddings = vocab:size(), embedding_dim = 64}
 local rnn = recur.LSTM{input_size = 64, hidden_size = 128, num_layers = 2, dropout = 0.25}
 local decoder = recur.Linear{in_features = 128, out_features = vocab:size()}
@@ -41,7 +51,6 @@ local h, c, position, exchange = nil, nil, 0, 0
 local function step()
   position = position % batches:num_batches() + 1
   local x, y = batches:batch(position)
-  if dist then x, y = x:narrow(2, rank * share + 1, share), y:narrow(2, rank * share + 1, share) end
   optimizer:zero_grad()
   local out, hn, cn = rnn:forward(embed:forward(x), h, c)
   local loss = criterion:forward(decoder:forward(out), y)
