@@ -34,7 +34,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test fuzz-api fuzz-api-asan soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: test-isa isa-check bench-kernels FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test fuzz-api fuzz-api-asan soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -151,6 +151,68 @@ build/noblas/recur/core.so: $(NOBLAS_SRC) $(HDR)
 
 test-noblas: build/noblas/recur/core.so
 	set -o pipefail; $(BUSTED) --lua=$(LUA) --cpath=build/noblas/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1
+
+# The pointwise kernels per x86-64 level (src/core/dispatch.h). The run-time dispatch
+# cannot be forced, so each level gets its own build without it, in build/isa/<level>/:
+# all three compile; the activation and layer specs run on the levels this CPU has, and on
+# the in-tree build, whose dispatch must pick the CPU's highest level.
+ISA_LEVELS = x86-64 x86-64-v3 x86-64-v4
+ISA_SPECS = specs/activations_spec.lua specs/layers_spec.lua specs/layers_pytorch_spec.lua
+# the levels this CPU runs, as GCC's resolver tests them
+CPU_LEVELS = $(shell mkdir -p build && printf '%s\n' 'int puts(const char *);' 'int main(void) {' \
+  '__builtin_cpu_init(); puts("x86-64");' 'if (__builtin_cpu_supports("x86-64-v3")) puts("x86-64-v3");' \
+  'if (__builtin_cpu_supports("x86-64-v4")) puts("x86-64-v4"); return 0; }' | \
+  $(CC) -x c - -o build/cpu-levels 2>/dev/null && build/cpu-levels)
+build/isa/%/recur/core.so: $(SRC) $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -march=$* -DRC_VECTOR_DISPATCH=0 $(LIBFLAG) -o $@ $(SRC) $(LIBS)
+
+test-isa: recur/core.so $(foreach l,$(ISA_LEVELS),build/isa/$(l)/recur/core.so)
+	@for l in $(ISA_LEVELS); do \
+	  case " $$(echo $(CPU_LEVELS)) " in *" $$l "*) ;; *) echo "$$l: built; not run, the CPU lacks it"; continue;; esac; \
+	  printf '%s: ' $$l; \
+	  set -o pipefail; RECUR_VECTOR_LEVEL=$$l $(TEST_ENV) $(BUSTED) --lua=$(LUA) --cpath=build/isa/$$l/?.so -o TAP \
+	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1 || exit 1; \
+	done
+	@if nm recur/core.so | grep -q " i "; then printf 'dispatch (recur/core.so): '; \
+	  set -o pipefail; RECUR_VECTOR_LEVEL=$(lastword $(CPU_LEVELS)) $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP \
+	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1; else echo "recur/core.so: built without dispatch"; fi
+
+# Every kernel loop (the loop of each RC_VECTOR_KERNEL function of cells.c) vectorises at
+# each x86-64 level, and for aarch64 (cross GCC), MinGW, clang and wasm SIMD (emscripten,
+# -msimd128), where the dispatch must compile away (no ifuncs); the other core files
+# compile for aarch64; then test-isa.
+KERNEL_LOOPS = awk '/^RC_VECTOR_KERNEL/ { k = 1 } k && /for \(/ { print NR; k = 0 }' src/core/cells.c
+ISA_CORE = $(filter-out src/core/blas.c,$(wildcard src/core/*.c))
+# $(call vectorised,name,compiler and flags,report flag,report pattern)
+define vectorised
+$(2) -std=c99 $(WARN) -Werror -O2 $(3) -c src/core/cells.c -o build/isa/$(1).o 2> build/isa/$(1).txt
+@for n in $$($(KERNEL_LOOPS)); do grep -q "^src/core/cells.c:$$n:.*$(4)" build/isa/$(1).txt || \
+  { echo "$(1): the loop at src/core/cells.c:$$n does not vectorise"; exit 1; }; done
+endef
+isa-check:
+	$(call need,aarch64-linux-gnu-gcc,gcc-aarch64-linux-gnu)
+	$(call need,x86_64-w64-mingw32-gcc,gcc-mingw-w64-x86-64)
+	$(call need,clang,clang)
+	$(call need,emcc,emscripten)
+	@mkdir -p build/isa
+	$(call vectorised,x86-64,$(CC) -march=x86-64 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
+	$(call vectorised,x86-64-v3,$(CC) -march=x86-64-v3 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
+	$(call vectorised,x86-64-v4,$(CC) -march=x86-64-v4 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
+	$(call vectorised,aarch64,aarch64-linux-gnu-gcc,-fopt-info-vec-optimized,loop vectorized)
+	$(call vectorised,mingw,x86_64-w64-mingw32-gcc,-fopt-info-vec-optimized,loop vectorized)
+	$(call vectorised,clang,clang -fPIC,-Rpass=loop-vectorize,vectorized loop)
+	$(call vectorised,wasm,emcc -msimd128,-Rpass=loop-vectorize,vectorized loop)
+	@if nm build/isa/aarch64.o build/isa/mingw.o build/isa/clang.o | grep -E " [iI] |resolver"; then \
+	  echo "ifuncs where there is no dispatch"; exit 1; fi
+	for f in $(ISA_CORE); do aarch64-linux-gnu-gcc -std=c99 $(WARN) -Werror -O2 -c $$f -o build/isa/core.o || exit 1; done
+	$(CXX) -x c++ -fsyntax-only -Wall -Wextra -Werror src/core/cells.c
+	@$(MAKE) -s test-isa
+
+# The pointwise kernels and the layers, main's code against this tree's, per level
+# (BENCH_KERNELS_ARGS: --rounds N, --sample SECONDS, --clock wall|cpu).
+bench-kernels: recur/core.so
+	CPU_LEVELS="$(CPU_LEVELS)" bench/kernels.sh $(BENCH_KERNELS_ARGS)
 
 # The spec suite under valgrind. OPENBLAS_CORETYPE=Haswell: valgrind lacks AVX-512.
 memcheck: recur/core.so
@@ -371,3 +433,25 @@ love-test: love-game
 	$(TEST_ENV) timeout 300 xvfb-run -a -s "-screen 0 1024x768x24" love $(LOVE_GAME) --frames $(LOVE_FRAMES) \
 	  --screenshot $(CURDIR)/build/love/screenshot.png
 	test -s build/love/screenshot.png
+
+# recur-mpi, the optional data-parallel module (recur.distributed): its C part built with
+# MPI's compiler wrapper, as recur-mpi-scm-1.rockspec does (Open MPI: apt-get install
+# openmpi-bin libopenmpi-dev; another MPI: MPICC=its wrapper).
+.PHONY: mpi test-mpi
+MPICC ?= mpicc
+MPI_SRC = $(wildcard src/mpi/*.c)
+mpi: recur/distributed_core.so
+
+recur/distributed_core.so: $(MPI_SRC) src/lua/tensor.h src/lua/compat.h
+	@mkdir -p recur
+	$(MPICC) $(ALLCFLAGS) -Isrc/lua $(LIBFLAG) -o $@ $(MPI_SRC)
+
+# The distributed specs (specs/distributed/*_mpispec.lua, which run their workers under
+# mpirun --oversubscribe --allow-run-as-root -np 2, and build the rock), after the MPI
+# module's format, C++ and export checks.
+test-mpi: recur/core.so recur/distributed_core.so
+	clang-format --dry-run --Werror $(MPI_SRC)
+	for f in $(MPI_SRC); do $(MPICC) -x c++ -fsyntax-only -Wall -Wextra $(INC) -Isrc/lua $$f || exit 1; done
+	@bad=$$(nm -D --defined-only recur/distributed_core.so | awk '{print $$3}' | grep -v '^luaopen_' || true); \
+	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi
+	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) --pattern=_mpispec -o TAP specs/distributed | awk -f tools/tap-summary.awk

@@ -9,12 +9,8 @@ function shell.capture(cmd)
   return out
 end
 
---- True when a shell command exits with status 0 (5.1's os.execute returns the status alone).
-function shell.execute(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == nil or code == 0)
-end
+--- True when a shell command exits with status 0 (the examples' helper, also used here).
+shell.execute = dofile("examples/common/cli.lua").execute
 
 --- The current directory.
 function shell.cwd() return (shell.capture("pwd"):gsub("%s+$", "")) end

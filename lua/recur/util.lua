@@ -104,13 +104,6 @@ function util.utf8_char(cp)
     0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
 end
 
---- os.execute as a boolean: true when the command exited with status 0 (5.1 returns a number).
-function util.execute(cmd)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == nil or code == 0)
-end
-
 local function describe(value)
   local mt = getmetatable(value)
   if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
@@ -194,45 +187,6 @@ function util.class(name, base)
   cls.__name = name
   if base then setmetatable(cls, {__index = base}) end
   return cls
-end
-
---- Parses `--name value` and `--flag` command-line arguments against defaults: the
--- type of each default decides how its value is read (numbers, strings, booleans as
--- flags). `--help` prints usage and exits. Unknown options are errors.
--- @tab args the script's `arg`
--- @tab defaults name -> default value (names with dashes: "max-minutes")
--- @string usage printed by --help and on errors
-function util.parse_args(args, defaults, usage)
-  local out = {}
-  for k, v in pairs(defaults) do out[k] = v end
-  local i = 1
-  while args[i] do
-    local name = args[i]:match("^%-%-([%w%-]+)$")
-    if name == "help" then
-      io.write(usage, "\n")
-      os.exit(0)
-    end
-    if not name or defaults[name] == nil then
-      io.stderr:write("unknown argument: ", args[i], "\n", usage, "\n")
-      os.exit(2)
-    end
-    if type(defaults[name]) == "boolean" then
-      out[name] = true
-    else
-      local v = args[i + 1]
-      if v == nil then
-        io.stderr:write("--", name, " needs a value\n")
-        os.exit(2)
-      end
-      if type(defaults[name]) == "number" then
-        v = tonumber(v) or (io.stderr:write("--", name, ": not a number: ", v, "\n") and os.exit(2))
-      end
-      out[name] = v
-      i = i + 1
-    end
-    i = i + 1
-  end
-  return out
 end
 
 return util

@@ -4,9 +4,6 @@
  * layer-normalised form (Ba, Kiros & Hinton 2016), where each gate block of both
  * projections is normalised on its own and the layer norms' biases replace b_ih, b_hh:
  *   x_k = LN(x W_ih^T)_k * ln_ih_weight_k + ln_ih_bias_k, hh_k likewise with ln_hh_*. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize", "no-trapping-math")
-#endif
 
 #include "activations.h"
 #include "cells.h"
@@ -15,9 +12,10 @@
 /* ---- GRU ---------------------------------------------------------------------------- */
 
 /* one row: r, z, n replace the gate blocks */
-static void gru_row_forward(int H, float *RC_RESTRICT gr, float *RC_RESTRICT gz, float *RC_RESTRICT gn,
-                            const float *RC_RESTRICT hr, const float *RC_RESTRICT hz,
-                            const float *RC_RESTRICT hn, const float *RC_RESTRICT hp, float *RC_RESTRICT ho) {
+static inline void gru_row_forward(int H, float *RC_RESTRICT gr, float *RC_RESTRICT gz, float *RC_RESTRICT gn,
+                                   const float *RC_RESTRICT hr, const float *RC_RESTRICT hz,
+                                   const float *RC_RESTRICT hn, const float *RC_RESTRICT hp,
+                                   float *RC_RESTRICT ho) {
   for (int j = 0; j < H; j++) {
     float r = rc_sigmoid(gr[j] + hr[j]);
     float z = rc_sigmoid(gz[j] + hz[j]);
@@ -29,7 +27,7 @@ static void gru_row_forward(int H, float *RC_RESTRICT gr, float *RC_RESTRICT gz,
   }
 }
 
-static void gru_forward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void gru_forward(const rc_cell_step *s, int b0, int n) {
   size_t H = s->H;
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
     float *g = s->g + b * 3 * H;
@@ -39,10 +37,10 @@ static void gru_forward(const rc_cell_step *s, int b0, int n) {
 }
 
 /* one row: d = dL/dh; the gates get dL/d(x W_ih^T), hh gets dL/d(h W_hh^T) */
-static void gru_row_backward(int H, const float *RC_RESTRICT d, const float *RC_RESTRICT hp,
-                             float *RC_RESTRICT gr, float *RC_RESTRICT gz, float *RC_RESTRICT gn,
-                             float *RC_RESTRICT hr, float *RC_RESTRICT hz, float *RC_RESTRICT hn,
-                             float *RC_RESTRICT dp) {
+static inline void gru_row_backward(int H, const float *RC_RESTRICT d, const float *RC_RESTRICT hp,
+                                    float *RC_RESTRICT gr, float *RC_RESTRICT gz, float *RC_RESTRICT gn,
+                                    float *RC_RESTRICT hr, float *RC_RESTRICT hz, float *RC_RESTRICT hn,
+                                    float *RC_RESTRICT dp) {
   for (int j = 0; j < H; j++) {
     float r = gr[j], z = gz[j], n = gn[j];
     float dn_pre = d[j] * (1.0f - z) * (1.0f - n * n);
@@ -58,7 +56,7 @@ static void gru_row_backward(int H, const float *RC_RESTRICT d, const float *RC_
   }
 }
 
-static void gru_backward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void gru_backward(const rc_cell_step *s, int b0, int n) {
   size_t H = s->H;
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
     float *g = s->g + b * 3 * H, *hh = s->hh + b * 3 * H;
@@ -91,9 +89,9 @@ typedef struct gru_ln_row {
   const float *RC_RESTRICT gi, *RC_RESTRICT bi, *RC_RESTRICT gh, *RC_RESTRICT bh; /* gains and biases, 3H */
 } gru_ln_row;
 
-static void gru_ln_row_forward(int H, const gru_ln_row *p, float *RC_RESTRICT x, float *RC_RESTRICT hh,
-                               float *RC_RESTRICT act, float *RC_RESTRICT rstd, const float *RC_RESTRICT hp,
-                               float *RC_RESTRICT ho) {
+static inline void gru_ln_row_forward(int H, const gru_ln_row *p, float *RC_RESTRICT x, float *RC_RESTRICT hh,
+                                      float *RC_RESTRICT act, float *RC_RESTRICT rstd,
+                                      const float *RC_RESTRICT hp, float *RC_RESTRICT ho) {
   for (int k = 0; k < 3; k++) {
     rstd[k] = rc_ln_normalise(H, x + k * H);
     rstd[3 + k] = rc_ln_normalise(H, hh + k * H);
@@ -121,7 +119,7 @@ static gru_ln_row gru_ln_params(const rc_cell_step *s) {
 
 static size_t gru_ln_extra(size_t H) { return GRU_LN_EXTRA_H * H + GRU_LN_STATS; }
 
-static void gru_ln_forward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void gru_ln_forward(const rc_cell_step *s, int b0, int n) {
   size_t H = s->H, E = gru_ln_extra(H);
   gru_ln_row p = gru_ln_params(s);
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
@@ -133,9 +131,10 @@ static void gru_ln_forward(const rc_cell_step *s, int b0, int n) {
 
 /* dL/d(pre-activations) of both branches: dy holds the input branch's (blocks r, z, n),
  * dyh_n the recurrent n block's (r * dn); the r and z blocks are shared */
-static void gru_ln_row_gate_grads(int H, const gru_ln_row *p, const float *RC_RESTRICT d,
-                                  const float *RC_RESTRICT hp, const float *RC_RESTRICT hh,
-                                  float *RC_RESTRICT act, float *RC_RESTRICT dyh_n, float *RC_RESTRICT dp) {
+static inline void gru_ln_row_gate_grads(int H, const gru_ln_row *p, const float *RC_RESTRICT d,
+                                         const float *RC_RESTRICT hp, const float *RC_RESTRICT hh,
+                                         float *RC_RESTRICT act, float *RC_RESTRICT dyh_n,
+                                         float *RC_RESTRICT dp) {
   for (int j = 0; j < H; j++) {
     int jz = j + H, jn = j + 2 * H;
     float r = act[j], z = act[jz], n = act[jn];
@@ -151,7 +150,7 @@ static void gru_ln_row_gate_grads(int H, const gru_ln_row *p, const float *RC_RE
   }
 }
 
-static void gru_ln_backward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void gru_ln_backward(const rc_cell_step *s, int b0, int n) {
   size_t H = s->H, E = gru_ln_extra(H);
   gru_ln_row p = gru_ln_params(s);
   for (size_t b = b0; b < (size_t)b0 + n; b++) {

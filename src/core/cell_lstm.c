@@ -8,9 +8,6 @@
  *     b_hh), and m = o tanh(LN(c) * ln_cell_weight + ln_cell_bias).
  * Each kernel is written once with the peephole as a constant flag, so that the plain
  * LSTM compiles to the loop without it. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize", "no-trapping-math")
-#endif
 
 #include "activations.h"
 #include "cells.h"
@@ -105,10 +102,18 @@ static inline void lstm_backward_rows(int peep, const rc_cell_step *s, int b0, i
                       s->c_prev + b * H, s->c + b * H, s->dc + b * H);
 }
 
-static void lstm_forward(const rc_cell_step *s, int b0, int n) { lstm_forward_rows(0, s, b0, n); }
-static void lstm_backward(const rc_cell_step *s, int b0, int n) { lstm_backward_rows(0, s, b0, n); }
-static void peephole_forward(const rc_cell_step *s, int b0, int n) { lstm_forward_rows(1, s, b0, n); }
-static void peephole_backward(const rc_cell_step *s, int b0, int n) { lstm_backward_rows(1, s, b0, n); }
+RC_VECTOR_KERNEL static void lstm_forward(const rc_cell_step *s, int b0, int n) {
+  lstm_forward_rows(0, s, b0, n);
+}
+RC_VECTOR_KERNEL static void lstm_backward(const rc_cell_step *s, int b0, int n) {
+  lstm_backward_rows(0, s, b0, n);
+}
+RC_VECTOR_KERNEL static void peephole_forward(const rc_cell_step *s, int b0, int n) {
+  lstm_forward_rows(1, s, b0, n);
+}
+RC_VECTOR_KERNEL static void peephole_backward(const rc_cell_step *s, int b0, int n) {
+  lstm_backward_rows(1, s, b0, n);
+}
 
 const rc_cell rc_cell_lstm =
     LSTM_CELL(0, 0, 0, 0, lstm_forward, lstm_backward, RC_WEIGHT_BLOCKS(4), RC_BIAS_BLOCKS(4));
@@ -155,21 +160,21 @@ static lstm_ln_params ln_params(const rc_cell_step *s) {
 static size_t ln_extra(size_t H) { return LN_EXTRA_H * H + LN_STATS; }
 
 /* pre[j] = gi x^ + bi + gh hh^ + bh over the 4H gate values */
-static void ln_sum_projections(int n, const float *RC_RESTRICT gi, const float *RC_RESTRICT bi,
-                               const float *RC_RESTRICT gh, const float *RC_RESTRICT bh,
-                               const float *RC_RESTRICT x, const float *RC_RESTRICT hh,
-                               float *RC_RESTRICT pre) {
+static inline void ln_sum_projections(int n, const float *RC_RESTRICT gi, const float *RC_RESTRICT bi,
+                                      const float *RC_RESTRICT gh, const float *RC_RESTRICT bh,
+                                      const float *RC_RESTRICT x, const float *RC_RESTRICT hh,
+                                      float *RC_RESTRICT pre) {
   for (int j = 0; j < n; j++) pre[j] = gi[j] * x[j] + bi[j] + gh[j] * hh[j] + bh[j];
 }
 
 /* y[j] += p[j] * c[j] (a peephole) */
-static void add_peephole(int n, const float *RC_RESTRICT p, const float *RC_RESTRICT c,
-                         float *RC_RESTRICT y) {
+static inline void add_peephole(int n, const float *RC_RESTRICT p, const float *RC_RESTRICT c,
+                                float *RC_RESTRICT y) {
   for (int j = 0; j < n; j++) y[j] += p[j] * c[j];
 }
 
 /* i, f, u from their pre-activations in place, and c = f c_prev + i u */
-static void ln_cell_update(int H, lstm_gates q, const float *RC_RESTRICT cp, float *RC_RESTRICT co) {
+static inline void ln_cell_update(int H, lstm_gates q, const float *RC_RESTRICT cp, float *RC_RESTRICT co) {
   for (int j = 0; j < H; j++) {
     float i = rc_sigmoid(q.i[j]), f = rc_sigmoid(q.f[j]), u = rc_tanh(q.g[j]);
     q.i[j] = i;
@@ -180,8 +185,8 @@ static void ln_cell_update(int H, lstm_gates q, const float *RC_RESTRICT cp, flo
 }
 
 /* o from its pre-activation in place, and m = o tanh(LN(c) gc + bc) */
-static void ln_output(int H, float *RC_RESTRICT o, const float *RC_RESTRICT c, float mean, float rstd,
-                      const float *RC_RESTRICT gc, const float *RC_RESTRICT bc, float *RC_RESTRICT m) {
+static inline void ln_output(int H, float *RC_RESTRICT o, const float *RC_RESTRICT c, float mean, float rstd,
+                             const float *RC_RESTRICT gc, const float *RC_RESTRICT bc, float *RC_RESTRICT m) {
   for (int j = 0; j < H; j++) {
     o[j] = rc_sigmoid(o[j]);
     m[j] = o[j] * rc_tanh(gc[j] * ((c[j] - mean) * rstd) + bc[j]);
@@ -189,8 +194,8 @@ static void ln_output(int H, float *RC_RESTRICT o, const float *RC_RESTRICT c, f
 }
 
 /* one row: x and hh become x^; act gets i, f, u, o; st the statistics; c and m */
-static void lstm_ln_row_forward(int peep, int H, const lstm_ln_params *w, float *x, float *hh, float *act,
-                                float *st, const float *cp, float *co, float *mo) {
+static inline void lstm_ln_row_forward(int peep, int H, const lstm_ln_params *w, float *x, float *hh,
+                                       float *act, float *st, const float *cp, float *co, float *mo) {
   lstm_gates q = gates_at(act, H);
   for (int k = 0; k < 4; k++) {
     st[k] = rc_ln_normalise(H, x + k * H);
@@ -207,7 +212,7 @@ static void lstm_ln_row_forward(int peep, int H, const lstm_ln_params *w, float 
   ln_output(H, q.o, co, st[8], st[9], w->gc, w->bc, mo);
 }
 
-static void lstm_ln_forward_rows(int peep, const rc_cell_step *s, int b0, int n) {
+static inline void lstm_ln_forward_rows(int peep, const rc_cell_step *s, int b0, int n) {
   size_t H = s->H, E = ln_extra(H);
   lstm_ln_params w = ln_params(s);
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
@@ -219,10 +224,11 @@ static void lstm_ln_forward_rows(int peep, const rc_cell_step *s, int b0, int n)
 
 /* Backward through m = o tanh(y), y = LN(c) gc + bc: dch gets dL/dc^, o's slot dL/d(o's
  * pre-activation); the gain and bias gradients accumulate. */
-static void ln_output_backward(int H, const float *RC_RESTRICT d, float *RC_RESTRICT o,
-                               const float *RC_RESTRICT c, float mean, float rstd,
-                               const float *RC_RESTRICT gc, const float *RC_RESTRICT bc,
-                               float *RC_RESTRICT dgc, float *RC_RESTRICT dbc, float *RC_RESTRICT dch) {
+static inline void ln_output_backward(int H, const float *RC_RESTRICT d, float *RC_RESTRICT o,
+                                      const float *RC_RESTRICT c, float mean, float rstd,
+                                      const float *RC_RESTRICT gc, const float *RC_RESTRICT bc,
+                                      float *RC_RESTRICT dgc, float *RC_RESTRICT dbc,
+                                      float *RC_RESTRICT dch) {
   for (int j = 0; j < H; j++) {
     float ch = (c[j] - mean) * rstd, tc = rc_tanh(gc[j] * ch + bc[j]), oj = o[j];
     float dy = d[j] * oj * (1.0f - tc * tc);
@@ -236,9 +242,9 @@ static void ln_output_backward(int H, const float *RC_RESTRICT d, float *RC_REST
 /* The LSTM's gate gradients with dL/dc = the carried dc plus the path through LN(c):
  * rstd (dc^ - mean(dc^) - c^ mean(dc^ c^)). i, f, u become the gradients of their
  * pre-activations; dc becomes dL/dc_prev through f. */
-static void ln_gates_backward(int H, lstm_gates q, const float *RC_RESTRICT dch, const float *RC_RESTRICT c,
-                              float mean, float rstd, float ma, float mb, const float *RC_RESTRICT cp,
-                              float *RC_RESTRICT dc) {
+static inline void ln_gates_backward(int H, lstm_gates q, const float *RC_RESTRICT dch,
+                                     const float *RC_RESTRICT c, float mean, float rstd, float ma, float mb,
+                                     const float *RC_RESTRICT cp, float *RC_RESTRICT dc) {
   for (int j = 0; j < H; j++) {
     float i = q.i[j], f = q.f[j], u = q.g[j];
     float dct = dc[j] + rstd * (dch[j] - ma - (c[j] - mean) * rstd * mb);
@@ -250,9 +256,9 @@ static void ln_gates_backward(int H, lstm_gates q, const float *RC_RESTRICT dch,
 }
 
 /* the peepholes' share of backward: dc_prev += d_i p_i + d_f p_f, and their gradients */
-static void peephole_backward_rows(int H, const float *RC_RESTRICT p, float *RC_RESTRICT dp, lstm_gates q,
-                                   const float *RC_RESTRICT cp, const float *RC_RESTRICT cc,
-                                   float *RC_RESTRICT dc) {
+static inline void peephole_backward_rows(int H, const float *RC_RESTRICT p, float *RC_RESTRICT dp,
+                                          lstm_gates q, const float *RC_RESTRICT cp,
+                                          const float *RC_RESTRICT cc, float *RC_RESTRICT dc) {
   for (int j = 0; j < H; j++) {
     dc[j] += q.i[j] * p[j] + q.f[j] * p[H + j];
     dp[j] += q.i[j] * cp[j];
@@ -263,9 +269,9 @@ static void peephole_backward_rows(int H, const float *RC_RESTRICT p, float *RC_
 
 /* one row backward: act becomes the gradients of the summed pre-activations (shared by
  * both projections), then x and hh the gradients of the projections */
-static void lstm_ln_row_backward(int peep, int H, const lstm_ln_params *w, float *x, float *hh, float *act,
-                                 float *dch, const float *st, const float *d, const float *cp,
-                                 const float *cc, float *dc, const rc_cell_step *s) {
+static inline void lstm_ln_row_backward(int peep, int H, const lstm_ln_params *w, float *x, float *hh,
+                                        float *act, float *dch, const float *st, const float *d,
+                                        const float *cp, const float *cc, float *dc, const rc_cell_step *s) {
   lstm_gates q = gates_at(act, H);
   float mean = st[8], rstd = st[9];
   ln_output_backward(H, d, q.o, cc, mean, rstd, w->gc, w->bc, w->dgc, w->dbc, dch);
@@ -283,7 +289,7 @@ static void lstm_ln_row_backward(int peep, int H, const lstm_ln_params *w, float
   }
 }
 
-static void lstm_ln_backward_rows(int peep, const rc_cell_step *s, int b0, int n) {
+static inline void lstm_ln_backward_rows(int peep, const rc_cell_step *s, int b0, int n) {
   size_t H = s->H, E = ln_extra(H);
   lstm_ln_params w = ln_params(s);
   for (size_t b = b0; b < (size_t)b0 + n; b++) {
@@ -294,10 +300,18 @@ static void lstm_ln_backward_rows(int peep, const rc_cell_step *s, int b0, int n
   }
 }
 
-static void ln_forward(const rc_cell_step *s, int b0, int n) { lstm_ln_forward_rows(0, s, b0, n); }
-static void ln_backward(const rc_cell_step *s, int b0, int n) { lstm_ln_backward_rows(0, s, b0, n); }
-static void ln_peephole_forward(const rc_cell_step *s, int b0, int n) { lstm_ln_forward_rows(1, s, b0, n); }
-static void ln_peephole_backward(const rc_cell_step *s, int b0, int n) { lstm_ln_backward_rows(1, s, b0, n); }
+RC_VECTOR_KERNEL static void ln_forward(const rc_cell_step *s, int b0, int n) {
+  lstm_ln_forward_rows(0, s, b0, n);
+}
+RC_VECTOR_KERNEL static void ln_backward(const rc_cell_step *s, int b0, int n) {
+  lstm_ln_backward_rows(0, s, b0, n);
+}
+RC_VECTOR_KERNEL static void ln_peephole_forward(const rc_cell_step *s, int b0, int n) {
+  lstm_ln_forward_rows(1, s, b0, n);
+}
+RC_VECTOR_KERNEL static void ln_peephole_backward(const rc_cell_step *s, int b0, int n) {
+  lstm_ln_backward_rows(1, s, b0, n);
+}
 
 /* the gain and bias of the cell state's layer norm, (H) each */
 #define LN_CELL_BLOCKS \

@@ -1,32 +1,29 @@
 /* The Elman RNN, as torch.nn.RNN: h = act(x W_ih^T + b_ih + h_prev W_hh^T + b_hh). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize", "no-trapping-math")
-#endif
 
 #include "activations.h"
 #include "cells.h"
 
 /* g holds the pre-activation; forward keeps h = act(g) in it, backward dh * act'(g) */
-static void tanh_forward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void tanh_forward(const rc_cell_step *s, int b0, int n) {
   size_t at = (size_t)b0 * s->H, end = at + (size_t)n * s->H;
   float *RC_RESTRICT g = s->g, *RC_RESTRICT h = s->h;
   for (size_t i = at; i < end; i++) h[i] = g[i] = rc_tanh(g[i]);
 }
 
-static void tanh_backward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void tanh_backward(const rc_cell_step *s, int b0, int n) {
   size_t at = (size_t)b0 * s->H, end = at + (size_t)n * s->H;
   float *RC_RESTRICT g = s->g;
   const float *RC_RESTRICT dh = s->dh;
   for (size_t i = at; i < end; i++) g[i] = dh[i] * (1.0f - g[i] * g[i]);
 }
 
-static void relu_forward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void relu_forward(const rc_cell_step *s, int b0, int n) {
   size_t at = (size_t)b0 * s->H, end = at + (size_t)n * s->H;
   float *RC_RESTRICT g = s->g, *RC_RESTRICT h = s->h;
   for (size_t i = at; i < end; i++) h[i] = g[i] = g[i] > 0.0f ? g[i] : 0.0f;
 }
 
-static void relu_backward(const rc_cell_step *s, int b0, int n) {
+RC_VECTOR_KERNEL static void relu_backward(const rc_cell_step *s, int b0, int n) {
   size_t at = (size_t)b0 * s->H, end = at + (size_t)n * s->H;
   float *RC_RESTRICT g = s->g;
   const float *RC_RESTRICT dh = s->dh;

@@ -1,21 +1,21 @@
 /* The registry of cell types and the elementwise activations the tensors share with them. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize", "no-trapping-math")
-#endif
-
 #include "cells.h"
 
 #include <string.h>
 
 #include "activations.h"
 
-void rc_sigmoid_n(size_t n, const float *RC_RESTRICT x, float *RC_RESTRICT y) {
+RC_VECTOR_KERNEL static void sigmoid_kernel(size_t n, const float *RC_RESTRICT x, float *RC_RESTRICT y) {
   for (size_t i = 0; i < n; i++) y[i] = rc_sigmoid(x[i]);
 }
 
-void rc_tanh_n(size_t n, const float *RC_RESTRICT x, float *RC_RESTRICT y) {
+void rc_sigmoid_n(size_t n, const float *x, float *y) { sigmoid_kernel(n, x, y); }
+
+RC_VECTOR_KERNEL static void tanh_kernel(size_t n, const float *RC_RESTRICT x, float *RC_RESTRICT y) {
   for (size_t i = 0; i < n; i++) y[i] = rc_tanh(x[i]);
 }
+
+void rc_tanh_n(size_t n, const float *x, float *y) { tanh_kernel(n, x, y); }
 
 const char *const rc_cell_flag_names[] = {"layer_norm", "peephole", NULL};
 

@@ -1,6 +1,8 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
 #include "../core/blas.h"
+#include "../core/dispatch.h"
 #include "args.h"
+#include "compat.h"
 #include "data.h"
 #include "files.h"
 #include "functional.h"
@@ -9,6 +11,7 @@
 #include "safetensors.h"
 #include "stepper.h"
 #include "tensor.h"
+#include "tensor_arith.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
@@ -45,6 +48,7 @@ static int l_config(lua_State *L) {
   set_string(L, "blas", rc_blas_name());
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
+  set_string(L, "vector_level", rc_vector_level());
   lua_pushinteger(L, rc_blas_get_threads());
   lua_setfield(L, -2, "num_threads");
   return 1;
@@ -61,6 +65,7 @@ RECUR_API int luaopen_recur_core(lua_State *L) {
   lua_pushliteral(L, RECUR_VERSION);
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
+  rcl_open_tensor_arith(L);
   rcl_open_generator(L);
   /* F: the kernels, codecs and layer internals that lua/recur/ wraps (not in the `recur` table) */
   lua_newtable(L);
