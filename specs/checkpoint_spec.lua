@@ -56,6 +56,16 @@ describe("safetensors checkpoints", function()
     os.remove(path)
   end)
 
+  it("load_model also rebuilds the model of a training checkpoint", function()
+    local path = tmp()
+    local m = model()
+    recur.checkpoint.save_training(path, {model = m, optimizer = recur.optim.Adam{m}})
+    local rebuilt = recur.load_model(path)
+    assert.are.same(m:parameter_names(), rebuilt:parameter_names())
+    for i, p in ipairs(m:parameters()) do assert.are.same(p:totable(), rebuilt:parameters()[i]:totable()) end
+    os.remove(path)
+  end)
+
   it("saves tables of tensors and named tables of modules with prefixes", function()
     local path = tmp()
     recur.save(path, {a = recur.tensor{1, 2}, b = {c = recur.ones{2, 2}}})

@@ -156,7 +156,8 @@ print(string.format("fuzz-api: %d calls over seeds %d..%d in %d s%s: %d ok, %d a
 for _, f in ipairs(failures) do print("\nFAILURE: " .. f) end
 for _, sig in ipairs(internal_order) do
   local e = internals[sig]
-  print(string.format("\nINTERNAL (%d seeds; first in seed %d, replay: %s):\n%s", e.count, e.seed, replay(e.dir),
+  print(string.format("\nINTERNAL (%d seeds; first in seed %d, replay: %s):\n%s", e.count, e.seed,
+    replay(e.dir, e.block:match("line (%d+)")),
     e.block:gsub("^INTERNAL ERROR[^\n]*\n", "")))
 end
 os.exit((#failures == 0 and #internal_order == 0) and 0 or 1)

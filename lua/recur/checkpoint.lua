@@ -153,7 +153,25 @@ end
 -- `m:load_state(tensors[, opts])`).
 checkpoint.load_state = nn.load_state
 
---- A model rebuilt from a file's metadata, with its weights loaded. Building the model
+-- the model's tensors (unprefixed) and the optimizer's buffers (group -> name -> tensor)
+-- of a training checkpoint
+local function training_tensors(tensors)
+  local model, buffers = {}, {}
+  for n, t in pairs(tensors) do
+    local m = n:match("^model%.(.+)$")
+    local i, b = n:match("^optimizer%.(%d+)%.(.+)$")
+    if m then model[m] = t end
+    if i then
+      i = tonumber(i)
+      buffers[i] = buffers[i] or {}
+      buffers[i][b] = t
+    end
+  end
+  return model, buffers
+end
+
+--- A model rebuilt from a file's metadata (a model or a training checkpoint), with its
+-- weights loaded. Building the model
 -- may allocate only on the order of the file's own tensors: a small file that describes a
 -- large model is an error, not an allocation.
 -- @string path
@@ -181,7 +199,7 @@ function checkpoint.load_model(path)
     error(built[2], 0)
   end
   local model = built[2]
-  checkpoint.load_state(model, tensors)
+  checkpoint.load_state(model, meta[TRAINING_KEY] and training_tensors(tensors) or tensors)
   return model, meta
 end
 
@@ -301,17 +319,7 @@ function checkpoint.load_training(path, parts)
   local ok, info = pcall(json.decode, meta[TRAINING_KEY], {allow_nan = true})
   if not ok then raise_in("load_training", info, path .. ": recur.training metadata: ") end
   check_info(path, info, parts)
-  local model_tensors, buffers = {}, {}
-  for n, t in pairs(tensors) do
-    local m = n:match("^model%.(.+)$")
-    local i, b = n:match("^optimizer%.(%d+)%.(.+)$")
-    if m then model_tensors[m] = t end
-    if i then
-      i = tonumber(i)
-      buffers[i] = buffers[i] or {}
-      buffers[i][b] = t
-    end
-  end
+  local model_tensors, buffers = training_tensors(tensors)
   local saved, own = snapshot(parts)
   local loaded, err = pcall(function()
     checkpoint.load_state(parts.model, model_tensors)
