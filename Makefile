@@ -23,7 +23,10 @@ else
 BLAS_SRC = src/core/blas.c
 BLAS_LIB = -lopenblas
 endif
-SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+# the C API for hosts (include/recur.h) that recur.core itself carries
+EMBED_API = src/embed/tensor_view.c
+SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
 LUA_MODULES = $(wildcard lua/recur/*.lua)
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
@@ -31,7 +34,7 @@ LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
-.PHONY: test-isa isa-check bench-kernels FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
+.PHONY: test-isa isa-check bench-kernels FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test fuzz-api fuzz-api-asan soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
 
 all: recur/core.so
 
@@ -52,14 +55,20 @@ test: recur/core.so
 	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP $(BUSTED_ARGS) | awk -f tools/tap-summary.awk
 
 lint:
-	luacheck lua specs examples tools platform
+	luacheck lua specs examples tools platform fuzz
 	clang-format --dry-run --Werror $(SRC) $(HDR) src/embed/*.c include/*.h examples/embed/*.c platform/*.c
 
 format:
 	clang-format -i $(SRC) $(HDR)
 
-docs:
-	ldoc .
+# the LDoc reference in build/docs (needs Debian's lua-ldoc and lua-markdown); fails on any
+# LDoc warning or message (a missing markdown module makes LDoc fall back to raw text) and
+# on any public function or method without an entry (tools/doc-coverage.lua)
+docs: recur/core.so
+	rm -rf build/docs
+	ldoc --fatalwarnings --testing . >build/ldoc.log 2>&1 || { cat build/ldoc.log; exit 1; }
+	! grep -v -e '^reading configuration' -e '^output written' build/ldoc.log
+	$(LUA) tools/doc-coverage.lua build/docs
 
 install:
 	luarocks --lua-version=5.4 make recur-scm-1.rockspec
@@ -140,7 +149,8 @@ test-compat: $(foreach v,$(COMPAT_LUAS),build/$(v)/recur/core.so)
 	done
 
 # The whole spec suite on the BLAS-free build (in build/noblas/, the in-tree build untouched).
-NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+NOBLAS_SRC = src/core/blas_portable.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 build/noblas/recur/core.so: $(NOBLAS_SRC) $(HDR)
 	@mkdir -p build/noblas/recur
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(NOBLAS_SRC) -lm
@@ -150,10 +160,11 @@ test-noblas: build/noblas/recur/core.so
 
 # The pointwise kernels per x86-64 level (src/core/dispatch.h). The run-time dispatch
 # cannot be forced, so each level gets its own build without it, in build/isa/<level>/:
-# all three compile; the activation and layer specs run on the levels this CPU has, and on
-# the in-tree build, whose dispatch must pick the CPU's highest level.
+# all three compile; the activation, cell and layer specs run on the levels this CPU has, and on
+# the in-tree build, whose dispatch must pick the CPU's highest level; all of them must
+# compute the same floats (tools/vector-digest.lua).
 ISA_LEVELS = x86-64 x86-64-v3 x86-64-v4
-ISA_SPECS = specs/activations_spec.lua specs/layers_spec.lua specs/layers_pytorch_spec.lua
+ISA_SPECS = specs/activations_spec.lua specs/cells_spec.lua specs/layers_spec.lua specs/layers_pytorch_spec.lua
 # the levels this CPU runs, as GCC's resolver tests them
 CPU_LEVELS = $(shell mkdir -p build && printf '%s\n' 'int puts(const char *);' 'int main(void) {' \
   '__builtin_cpu_init(); puts("x86-64");' 'if (__builtin_cpu_supports("x86-64-v3")) puts("x86-64-v3");' \
@@ -173,36 +184,22 @@ test-isa: recur/core.so $(foreach l,$(ISA_LEVELS),build/isa/$(l)/recur/core.so)
 	@if nm recur/core.so | grep -q " i "; then printf 'dispatch (recur/core.so): '; \
 	  set -o pipefail; RECUR_VECTOR_LEVEL=$(lastword $(CPU_LEVELS)) $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP \
 	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1; else echo "recur/core.so: built without dispatch"; fi
+	@digests=$$(for so in $(foreach l,$(CPU_LEVELS),build/isa/$(l)/?.so) ./?.so; do \
+	  LUA_CPATH="$$so" $(TEST_ENV) $(LUA) tools/vector-digest.lua || echo "$$so failed"; done | sort -u); \
+	if [ $$(echo "$$digests" | wc -l) -ne 1 ]; then echo "the levels compute different floats: $$digests"; exit 1; fi; \
+	echo "every level run and the dispatching build compute the same floats (digest $$digests)"
 
-# Every kernel loop (the loop of each RC_VECTOR_KERNEL function of cells.c) vectorises at
-# each x86-64 level, and for aarch64 (cross GCC), MinGW, clang and wasm SIMD (emscripten,
-# -msimd128), where the dispatch must compile away (no ifuncs); the other core files
-# compile for aarch64; then test-isa.
-KERNEL_LOOPS = awk '/^RC_VECTOR_KERNEL/ { k = 1 } k && /for \(/ { print NR; k = 0 }' src/core/cells.c
-ISA_CORE = $(filter-out src/core/blas.c,$(wildcard src/core/*.c))
-# $(call vectorised,name,compiler and flags,report flag,report pattern)
-define vectorised
-$(2) -std=c99 $(WARN) -Werror -O2 $(3) -c src/core/cells.c -o build/isa/$(1).o 2> build/isa/$(1).txt
-@for n in $$($(KERNEL_LOOPS)); do grep -q "^src/core/cells.c:$$n:.*$(4)" build/isa/$(1).txt || \
-  { echo "$(1): the loop at src/core/cells.c:$$n does not vectorise"; exit 1; }; done
-endef
+# The kernels vectorise in every version (tools/vector-check.sh: each x86-64 level, the
+# dispatched versions, MinGW, aarch64, clang, wasm SIMD), the whole core compiles for
+# aarch64, and test-isa.
 isa-check:
 	$(call need,aarch64-linux-gnu-gcc,gcc-aarch64-linux-gnu)
 	$(call need,x86_64-w64-mingw32-gcc,gcc-mingw-w64-x86-64)
 	$(call need,clang,clang)
 	$(call need,emcc,emscripten)
-	@mkdir -p build/isa
-	$(call vectorised,x86-64,$(CC) -march=x86-64 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,x86-64-v3,$(CC) -march=x86-64-v3 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,x86-64-v4,$(CC) -march=x86-64-v4 -DRC_VECTOR_DISPATCH=0,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,aarch64,aarch64-linux-gnu-gcc,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,mingw,x86_64-w64-mingw32-gcc,-fopt-info-vec-optimized,loop vectorized)
-	$(call vectorised,clang,clang -fPIC,-Rpass=loop-vectorize,vectorized loop)
-	$(call vectorised,wasm,emcc -msimd128,-Rpass=loop-vectorize,vectorized loop)
-	@if nm build/isa/aarch64.o build/isa/mingw.o build/isa/clang.o | grep -E " [iI] |resolver"; then \
-	  echo "ifuncs where there is no dispatch"; exit 1; fi
-	for f in $(ISA_CORE); do aarch64-linux-gnu-gcc -std=c99 $(WARN) -Werror -O2 -c $$f -o build/isa/core.o || exit 1; done
-	$(CXX) -x c++ -fsyntax-only -Wall -Wextra -Werror src/core/cells.c
+	tools/vector-check.sh build/isa
+	for f in $(filter-out src/core/blas.c,$(wildcard src/core/*.c)); do \
+	  aarch64-linux-gnu-gcc -std=c99 $(WARN) -Werror -O2 -c $$f -o build/isa/core.o || exit 1; done
 	@$(MAKE) -s test-isa
 
 # The pointwise kernels and the layers, main's code against this tree's, per level
@@ -317,7 +314,8 @@ embed: build/embed/host build/embed/threads
 FUZZERS = safetensors header tensor csv
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c99 -Isrc/core -Isrc/lua $(INC)
-FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c)
+FUZZ_LIB_SRC = src/core/blas.c $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
+  $(EMBED_API)
 build/fuzz/%: fuzz/%_fuzz.c fuzz/lua_harness.h $(FUZZ_LIB_SRC) $(HDR)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LUA_STATIC) -lopenblas -lm -ldl
@@ -331,6 +329,19 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	    grep -E "stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY" | tail -n 4; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
+
+# The Lua-API fuzzer (fuzz/lua_api): seeded random call sequences over the whole public API
+# with hostile arguments, in child processes; fails on any crash, hang, sanitizer report or
+# internal error. FUZZ_API_SECONDS (default 60), or FUZZ_API_CALLS calls; FUZZ_API_ARGS adds
+# options (e.g. --jobs 2 --keep-going). fuzz-api-asan runs it on the ASan+UBSan build.
+FUZZ_API_SECONDS ?= 60
+FUZZ_API_BUDGET = $(if $(FUZZ_API_CALLS),--calls $(FUZZ_API_CALLS),--seconds $(FUZZ_API_SECONDS))
+fuzz-api: recur/core.so
+	$(LUA) fuzz/lua_api/fuzz.lua $(FUZZ_API_BUDGET) $(FUZZ_API_ARGS)
+
+fuzz-api-asan: asan-build
+	$(LUA) fuzz/lua_api/fuzz.lua $(FUZZ_API_BUDGET) --build build/asan --sanitizers --out build/fuzz-api-asan \
+	  $(FUZZ_API_ARGS)
 
 clean:
 	rm -rf recur build docs luarocks-tree
@@ -422,3 +433,25 @@ love-test: love-game
 	$(TEST_ENV) timeout 300 xvfb-run -a -s "-screen 0 1024x768x24" love $(LOVE_GAME) --frames $(LOVE_FRAMES) \
 	  --screenshot $(CURDIR)/build/love/screenshot.png
 	test -s build/love/screenshot.png
+
+# recur-mpi, the optional data-parallel module (recur.distributed): its C part built with
+# MPI's compiler wrapper, as recur-mpi-scm-1.rockspec does (Open MPI: apt-get install
+# openmpi-bin libopenmpi-dev; another MPI: MPICC=its wrapper).
+.PHONY: mpi test-mpi
+MPICC ?= mpicc
+MPI_SRC = $(wildcard src/mpi/*.c)
+mpi: recur/distributed_core.so
+
+recur/distributed_core.so: $(MPI_SRC) $(HDR)
+	@mkdir -p recur
+	$(MPICC) $(ALLCFLAGS) -Isrc/lua $(LIBFLAG) -o $@ $(MPI_SRC)
+
+# The distributed specs (specs/distributed/*_mpispec.lua, which run their workers under
+# mpirun --oversubscribe --allow-run-as-root -np 2, and build the rock), after the MPI
+# module's format, C++ and export checks.
+test-mpi: recur/core.so recur/distributed_core.so
+	clang-format --dry-run --Werror $(MPI_SRC)
+	for f in $(MPI_SRC); do $(MPICC) -x c++ -fsyntax-only -Wall -Wextra $(INC) -Isrc/lua $$f || exit 1; done
+	@bad=$$(nm -D --defined-only recur/distributed_core.so | awk '{print $$3}' | grep -v '^luaopen_' || true); \
+	if [ -n "$$bad" ]; then echo "unexpected exported symbols: $$bad"; exit 1; fi
+	set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$(LUA) --pattern=_mpispec -o TAP specs/distributed | awk -f tools/tap-summary.awk

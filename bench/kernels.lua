@@ -1,8 +1,8 @@
 -- The vectorised pointwise kernels against a base build (main's code), interleaved
 -- (`make bench-kernels`; bench/kernels.sh builds the sides into OUT first):
---  1. each kernel alone (bench/kernels.c) in the base build, in this tree's build with the
---     run-time dispatch, and in this tree compiled for one x86-64 level each (the levels
---     the CPU runs);
+--  1. each kernel alone (bench/kernels.c: every cell's forward and backward, the tensors'
+--     sigmoid and tanh) in the base build, in this tree's build with the run-time dispatch,
+--     and in this tree compiled for one x86-64 level each (the levels the CPU runs);
 --  2. LSTM and GRU layers, forward and forward+backward (T=50, B=64, I=H=256), and the
 --     stepper's single step at B=1, H=32: base against dispatch (bench/recur_worker.lua on
 --     each build).
@@ -74,12 +74,12 @@ end
 -- prints a table: the base's median time, then each side's speed-up over the base
 local function compare(title, unit, scale, sides, workers, names, wires)
   print(title)
-  local row = {string.format("%-28s %12s", "case", "base " .. unit)}
+  local row = {string.format("%-34s %12s", "case", "base " .. unit)}
   for i = 2, #sides do row[#row + 1] = string.format("%22s", sides[i]) end
   print(table.concat(row, " "))
   for k, name in ipairs(names) do
     local seconds = measure(sides, workers, wires[k])
-    row = {string.format("%-28s %12.2f", name, stats.median(seconds.base) * scale)}
+    row = {string.format("%-34s %12.2f", name, stats.median(seconds.base) * scale)}
     for i = 2, #sides do
       local speedup = stats.summary(stats.ratios(seconds.base, seconds[sides[i]]))
       row[#row + 1] = string.format("%22s", stats.format_range(speedup, "%.2fx", "%.2f"))
@@ -112,11 +112,18 @@ for _, side in ipairs{"base", "dispatch", "x86-64", "x86-64-v3", "x86-64-v4"} do
     sides[#sides + 1], workers[side] = side, spawn("", shell_quote(exe))
   end
 end
-local kernels = {"sigmoid", "tanh", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "lstm_step",
-  "copy_back"}
+local kernels = {"sigmoid", "tanh"}
+for _, cell in ipairs{"RNN.tanh", "RNN.relu", "GRU", "GRU+layer_norm", "LSTM", "LSTM+peephole", "LSTM+layer_norm",
+  "LSTM+layer_norm+peephole"} do
+  kernels[#kernels + 1] = cell .. "/forward"
+  kernels[#kernels + 1] = cell .. "/backward"
+end
+for _, case in ipairs{"GRU/restore", "LSTM/restore", "RNN.tanh/step", "GRU/step", "LSTM/step"} do
+  kernels[#kernels + 1] = case
+end
 print()
-compare("pointwise kernels alone (bench/kernels.c), B=64 H=256 (lstm_step: B=1 H=32), 1 thread", "us", 1e6, sides,
-  workers, kernels, kernels)
+compare("pointwise kernels alone (bench/kernels.c), us per call: B=64 H=256 (step: B=1 H=32), 1 thread; backward "
+  .. "includes restore", "us", 1e6, sides, workers, kernels, kernels)
 for _, w in pairs(workers) do w.close() end
 
 -- 2. layers and steps

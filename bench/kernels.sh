@@ -13,7 +13,7 @@ kernels() { # tree, output, flags...
   local tree=$1 exe=$2
   shift 2
   mkdir -p "$(dirname "$exe")"
-  $cc -std=c99 -O2 "$@" -I"$tree/src/core" bench/kernels.c "$tree/src/core/cells.c" -lm -o "$exe"
+  $cc -std=c99 -O2 "$@" -I"$tree/src/core" bench/kernels.c "$tree"/src/core/cell{s,_*}.c -lm -o "$exe"
 }
 rm -rf "$out" && mkdir -p "$out/base"
 git archive "$base" | tar -x -C "$out/base"

@@ -19,6 +19,7 @@ local root = (arg[0]:match("^(.*)bench/") or "./")
 package.path = root .. "bench/?.lua;" .. root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("RECUR_CPATH") or (root .. "?.so")) .. ";" .. package.cpath
 local recur = require "recur"
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT have it as a global
 local cases = require "cases"
 
 local threads = arg[1] or "default"
@@ -74,7 +75,7 @@ function build.charrnn(c)
     {"rnn", recur[c.cell]{input_size = c.E, hidden_size = c.H, num_layers = c.L, dropout = 0}},
     {"decoder", recur.Linear{in_features = c.H, out_features = c.V}},
   }
-  local embed, rnn, decoder = recur.util.unpack(model.children)
+  local embed, rnn, decoder = unpack(model.children)
   local optimizer = recur.optim.Adam{model, lr = 2e-3}
   local criterion = recur.CrossEntropyLoss()
   local x, y = token_ids(c.T, c.B, c.V, 1), token_ids(c.T, c.B, c.V, 2)

@@ -1,16 +1,18 @@
 -- recur quickstart: an LSTM learns to predict the next value of a noisy sine wave.
--- Run from the repository root after building:  lua5.4 examples/quickstart.lua
+-- Run from the repository root after building:  lua5.4 examples/quickstart.lua [--seed N]
 -- Uses only the core API (tensors, LSTM forward/backward, flat parameters), with the
 -- loss and a plain SGD step written out by hand.
 local recur = require "recur"
+local cli = dofile((arg[0]:match("^(.*)examples/") or "./") .. "examples/common/cli.lua")
 
-recur.manual_seed(1)
+local opt = cli.parse_args(arg, {seed = 1}, "usage: lua5.4 examples/quickstart.lua [--seed N]")
+recur.manual_seed(opt.seed)
 local T, B, steps, lr = 40, 16, 300, 0.1
 
 -- proj_size = 1 makes the LSTM's output its own one-number prediction
 local lstm = recur.LSTM{input_size = 1, hidden_size = 24, proj_size = 1}
 local params, grads = lstm:flat_parameters(), lstm:flat_gradients()
-local gen = recur.Generator(7)
+local gen = recur.Generator(opt.seed + 6)
 
 -- a batch of B sine waves with random phases and a little noise: x (T+1, B, 1)
 local function batch()

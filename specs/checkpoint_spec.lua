@@ -1,6 +1,8 @@
 local recur = require "recur"
 local helpers = require "specs.helpers"
+local json = require "recur.json"
 local error_of = helpers.error_of
+local execute = require("specs.shell").execute
 
 local function tmp(suffix)
   local p = os.tmpname()
@@ -16,7 +18,7 @@ end
 
 -- a file from a header (table or raw JSON text) and raw data bytes
 local function file_of(header, data, length_override)
-  local text = type(header) == "string" and header or recur.json.encode(header)
+  local text = type(header) == "string" and header or json.encode(header)
   return helpers.u64(length_override or #text) .. text .. (data or "")
 end
 
@@ -44,13 +46,23 @@ describe("safetensors checkpoints", function()
     for name, p in pairs(m:named_parameters()) do assert.are.same(p:totable(), tensors[name]:totable()) end
     assert.are.equal("3", meta.epoch)
     assert.are.equal("ok", meta.note)
-    assert.are.same({lr = 0.5}, recur.json.decode(meta.extra))
+    assert.are.same({lr = 0.5}, json.decode(meta.extra))
     assert.are.equal(recur._VERSION, meta["recur.version"])
     local rebuilt = recur.load_model(path)
     m:evaluate()
     rebuilt:evaluate()
     local x = {{1, 2, 3}, {4, 5, 6}}
     assert.are.same(m:forward(x):totable(), rebuilt:forward(x):totable())
+    os.remove(path)
+  end)
+
+  it("load_model also rebuilds the model of a training checkpoint", function()
+    local path = tmp()
+    local m = model()
+    recur.checkpoint.save_training(path, {model = m, optimizer = recur.optim.Adam{m}})
+    local rebuilt = recur.load_model(path)
+    assert.are.same(m:parameter_names(), rebuilt:parameter_names())
+    for i, p in ipairs(m:parameters()) do assert.are.same(p:totable(), rebuilt:parameters()[i]:totable()) end
     os.remove(path)
   end)
 
@@ -147,7 +159,7 @@ describe("safetensors checkpoints", function()
     it("hostile metadata: a model description that is not JSON, or not a model", function()
       local path = tmp()
       write(path, file_of({__metadata__ = {["recur.model"] = "{\"type\":"}}))
-      assert.matches("json.decode: unexpected end of text", error_of(recur.load_model, path))
+      assert.matches("recur.model metadata: unexpected end of text", error_of(recur.load_model, path))
       write(path, file_of({__metadata__ = {["recur.model"] = "{\"type\":\"Launch\"}"}}))
       assert.matches("from_config: unknown module type 'Launch'", error_of(recur.load_model, path))
       write(path, file_of({__metadata__ = {["recur.model"] = ("["):rep(100)}}))
@@ -182,8 +194,8 @@ describe("safetensors checkpoints", function()
       local torch_y = recur.load("specs/fixtures/interop/recur_model_torch_outputs.safetensors").y
       helpers.assert_close(net:forward(io_.x), io_.y, 1e-6, "recur outputs")
       helpers.assert_close(io_.y, torch_y, 1e-5, "torch outputs")
-      if recur.util.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
-        assert.is_true(recur.util.execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
+      if execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") then
+        assert.is_true(execute("/usr/bin/python3 tools/safetensors_torch.py check " ..
           "specs/fixtures/interop/recur_model.safetensors specs/fixtures/interop/recur_model_io.safetensors >/dev/null"))
       end
     end)
@@ -195,7 +207,7 @@ describe("safetensors checkpoints", function()
     local function run_child(script, prefix)
       local path = os.tmpname() .. ".lua"
       write(path, string.format("package.path = %q\npackage.cpath = %q\n", package.path, package.cpath) .. script)
-      local ok = recur.util.execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
+      local ok = execute((prefix or "") .. helpers.interpreter() .. " " .. path .. " >/dev/null 2>&1")
       os.remove(path)
       return ok
     end

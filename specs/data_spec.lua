@@ -2,6 +2,7 @@ local recur = require "recur"
 local helpers = require "specs.helpers"
 local error_of = helpers.error_of
 local data = recur.data
+local util_unpack = table.unpack or unpack
 
 local function tmpfile(content)
   local path = os.tmpname()
@@ -76,7 +77,7 @@ describe("text pipeline", function()
     for i in b:epoch() do again[#again + 1] = i end
     assert.are.same({3, 4, 5}, again)
     assert.matches("100 tokens make no batch of 10 x 10 %(need at least 101%)",
-      error_of(data.CharBatches, {data = recur.zeros{100}, batch_size = 10, seq_len = 10}))
+      error_of(data.CharBatches, {data = recur.ones{100}, batch_size = 10, seq_len = 10}))
   end)
 end)
 
@@ -105,8 +106,10 @@ describe("time-series pipeline", function()
       {"temp,b\n", "no data rows after the header"},
       {"a,b\n1,2\n", "no column 'temp'; the columns are: a, b"},
       {"temp\n1\nabc\n", "row 2 %(line 3%), column 'temp': 'abc' is not a finite number"},
-      {"temp\n1\n\"\"\n", "row 2 %(line 3%), column 'temp': an empty cell is not a finite number"},
-      {"temp\nnan\n", "'nan' is not a finite number"},
+      {"temp\n1\n\"\"\n", "row 2 %(line 3%), column 'temp': an empty cell is a missing value %(read_csv's option " ..
+        "missing = \"skip\", \"nan\" or a number accepts it%)"},
+      {"temp\nnan\n", "'nan' is a missing value"},
+      {"temp\ninf\n", "'inf' is not a finite number"},
       {"temp,b\n1,2\n3\n", "row 2 %(line 3%) has 1 fields, expected 2"},
       {"temp\n\"1\n", "line 2: unterminated quote"},
     }
@@ -164,6 +167,32 @@ describe("time-series pipeline", function()
     assert.matches("window 3 is not in 1..2", error_of(w.batch, w, {3}))
   end)
 
+  it("checks timestamps: refuses or splits at gaps such as a daylight-saving hole", function()
+    -- local time with the 02:00 hour of 2010-03-14 missing (US daylight saving)
+    local dates = {"2010-03-14 00:00", "2010-03-14 01:00", "2010-03-14 03:00", "2010-03-14 04:00",
+      "2010-03-14 05:00", "2010-03-14 06:00"}
+    local ts = {}
+    for i, d in ipairs(dates) do ts[i] = data.parse_datetime(d) end
+    local series = recur.tensor{1, 2, 3, 4, 5, 6}
+    assert.matches("Windows: rows 2 and 3 are 7200 s apart, not the 3600 s step %(2010%-03%-14 01:00:00 %-> " ..
+      "2010%-03%-14 03:00:00%)", error_of(data.Windows, {series = series, input_len = 2, timestamps = ts}))
+    local w = data.Windows{series = series, input_len = 2, timestamps = ts, gaps = "split"}
+    assert.are.equal(2, w.segments)
+    assert.are.equal(3600, w.step)
+    assert.are.same({3, 4}, w.starts) -- no window spans rows 2 and 3
+    assert.are.equal(1 + 3, data.Windows{series = series, input_len = 1, timestamps = ts, gaps = "split"}:count())
+    local repeated = {0, 3600, 3600, 7200, 10800, 14400}
+    assert.matches("rows 2 and 3 are 0 s apart", error_of(data.Windows, {series = series, input_len = 2, timestamps = repeated}))
+    assert.matches("expected 6 timestamps %(one per row%), got 2",
+      error_of(data.Windows, {series = series, input_len = 2, timestamps = {1, 2}}))
+    assert.matches("no evenly spaced stretch holds input_len %+ horizon = 4 rows",
+      error_of(data.Windows, {series = series, input_len = 3, timestamps = {0, 1, 2, 10, 11, 12}, gaps = "split"}))
+    local evenly = data.Windows{series = series, input_len = 2, timestamps = {0, 60, 120, 180, 240, 300}}
+    assert.are.equal(4, evenly:count())
+    assert.matches("option gaps: expected one of 'error', 'split'",
+      error_of(data.Windows, {series = series, input_len = 2, timestamps = ts, gaps = "fill"}))
+  end)
+
   it("loads shuffled mini-batches reproducibly", function()
     local w = data.Windows{series = recur.tensor{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, input_len = 2}
     local function firsts(seed)
@@ -186,7 +215,7 @@ describe("time-series pipeline", function()
   end)
 end)
 
-describe("plots, histories and the loss guard", function()
+describe("plots and histories", function()
   it("writes a loss history as CSV and as a self-contained SVG", function()
     local dir = os.tmpname()
     os.remove(dir)
@@ -206,12 +235,69 @@ describe("plots, histories and the loss guard", function()
     os.remove(svg)
     assert.matches("cannot write", error_of(recur.plot.write_csv, "/nonexistent/dir/x.csv", {"a"}, {}))
   end)
+end)
 
-  it("stops on NaN, infinity and explosions", function()
-    local guard = recur.train.LossGuard{factor = 5, warmup = 2}
-    for step, loss in ipairs{3, 2, 1.5, 1.4} do guard:check(loss, step) end
-    assert.matches("diverged at step 5: the loss is NaN", error_of(guard.check, guard, 0 / 0, 5))
-    assert.matches("the loss is inf", error_of(guard.check, guard, math.huge, 6))
-    assert.matches("exploded past 5 x the best 1.4", error_of(guard.check, guard, 100, 7))
+describe("data functions under bad input", function()
+  local F = require("recur.core").F
+  -- a table that claims 2^62 elements
+  local function huge_len(t) return setmetatable(t, {__len = function() return 2 ^ 62 end}) end
+
+  it("read arrays by their raw length and check sizes against overflow (no heap overrun)", function()
+    assert.are.same({1, 2, 3}, F.utf8_encode("abc", huge_len{"a", "b", "c"}):totable())
+    local x, y = F.gather_windows(recur.tensor{1, 2, 3, 4, 5}, huge_len{2}, 2, 1, huge_len{1}, false)
+    assert.are.same({1, 2, 1}, x:shape())
+    assert.are.same({{{4}}}, y:totable())
+    local max = math.maxinteger or 2 ^ 53
+    assert.matches("len: expected an integer in 1..5", error_of(F.gather_windows, recur.zeros{5}, {1}, max, max, {1}, false))
+    assert.matches("horizon: expected an integer in 0..3", error_of(F.gather_windows, recur.zeros{5}, {1}, 2, max, {1}, false))
+    assert.matches("starts%[1%]: expected an integer in 1..3", error_of(F.gather_windows, recur.zeros{5}, {-max}, 2, 1, {1}))
+    assert.matches("cols%[1%]: expected an integer in 1..1", error_of(F.gather_windows, recur.zeros{5}, {1}, 2, 1, {2}))
+    local cols = F.read_csv("a,b\n1,x\n", huge_len{"a"}, huge_len{"b"})
+    assert.are.same({1}, cols.a:totable())
+    local ids = F.ids_from{1, 2, 3, 4, 5}
+    assert.matches("T: expected an integer in 1..2", error_of(F.ids_batch, ids, 0, 1, 2, 0, max))
+    assert.matches("run past the 5 ids", error_of(F.ids_batch, ids, 1, 2, 2, 0, 2))
+    assert.matches("rows: expected an integer in 1..5", error_of(F.ids_batch, ids, 0, max, 2, 0, 1))
+    assert.matches("expected a tensor or an array of integers, got number", error_of(F.ids_from, 5))
+  end)
+
+  it("raise argument errors naming the function and the argument at the caller's line", function()
+    local vocab = data.vocab_of("abc")
+    local windows = data.Windows{series = recur.zeros{10}, input_len = 2}
+    local batches = data.CharBatches{data = recur.ones{20}, batch_size = 2, seq_len = 2}
+    local cases = {
+      {data.read_file, {5}, "read_file: path: expected a string, got 5"},
+      {data.utf8_chars, {5}, "utf8_chars: text: expected a string, got 5"},
+      {data.utf8_chars, {"a\255"}, "utf8_chars: invalid UTF%-8 at byte 2"},
+      {data.vocab_of, {{}}, "vocab_of: text: expected a string, got table"},
+      {data.Vocab, {"abc"}, "Vocab: chars: expected an array of characters, got \"abc\""},
+      {data.Vocab, {{"ab"}}, "Vocab: chars%[1%]: expected one UTF%-8 character, got \"ab\""},
+      {vocab.encode, {vocab, 5}, "encode: text: expected a string, got 5"},
+      {vocab.decode, {vocab, 5}, "decode: ids: expected a recur.Tensor or a recur.IdBuffer of ids, got 5"},
+      {vocab.decode, {vocab, {1, 9}}, "decode: id 9 at 2 is not in 1..3"},
+      {data.split, {5, 0.5}, "split: t: expected a recur.Tensor or a recur.IdBuffer of ids, got 5"},
+      {data.CharBatches, {{data = 5, batch_size = 1, seq_len = 1}}, "CharBatches: option data: expected a recur.Tensor"},
+      {data.CharBatches, {{data = recur.tensor{1, 2.5, 3}, batch_size = 1, seq_len = 1}},
+        "CharBatches: data: %(ids%[2%]: expected an integer in 1..16777216, got 2.5%)"},
+      {batches.batch, {batches, "x"}, "batch: expected 1..4, got \"x\""},
+      {batches.load_state, {batches, {position = 9}}, "load_state: expected {position = 0..4}"},
+      {data.Normalizer, {5}, "Normalizer: t: expected a 1%-D or 2%-D recur.Tensor, got 5"},
+      {data.Normalizer(recur.zeros{3}).apply, {data.Normalizer(recur.zeros{3}), recur.zeros{3, 2}},
+        "apply: t has 2 columns, the normalizer 1"},
+      {data.Windows, {{series = "x", input_len = 2}}, "Windows: option series: expected a 1%-D or 2%-D recur.Tensor"},
+      {data.Windows, {{series = recur.zeros{9}, input_len = 2, targets = {2}}}, "Windows: targets%[1%]: expected a column 1..1, got 2"},
+      {windows.batch, {windows, 5}, "batch: which: expected a non%-empty array of window numbers, got 5"},
+      {data.shuffle, {"x"}, "shuffle: n: expected a non%-negative integer, got \"x\""},
+      {data.shuffle, {3, 7}, "shuffle: gen: expected a recur.Generator, got 7"},
+      {data.WindowLoader, {{windows = 5, batch_size = 2}}, "WindowLoader: option windows: expected a recur.data.Windows, got 5"},
+      {data.WindowLoader, {{windows = windows, batch_size = 2, generator = 1}}, "option generator: expected a recur.Generator"},
+      {data.read_csv, {"examples/data/seattle-temps.csv", {numbers = {1}}},
+        "numbers%[1%]: expected a column name %(a string%), got number"},
+    }
+    for _, case in ipairs(cases) do
+      local err = helpers.error_at_caller(case[1], util_unpack(case[2]))
+      assert.matches("^.-helpers.lua:%d+: .-" .. case[3], err)
+      assert.is_nil(err:find("lua/recur/"), err)
+    end
   end)
 end)

@@ -28,7 +28,7 @@ local function child_script(path, body)
   f:close()
 end
 
-local function touch(path, when) assert(recur.util.execute(string.format("touch -d '%s' %s", when, path))) end
+local function touch(path, when) assert(shell.execute(string.format("touch -d '%s' %s", when, path))) end
 
 describe("atomic saves clean up", function()
   it("a save removes its target's stale temporary files and nothing else", function()
@@ -47,13 +47,13 @@ describe("atomic saves clean up", function()
     for _, name in ipairs(stale) do touch(dir .. "/" .. name, "1 hour ago") end
     for _, name in ipairs(kept) do touch(dir .. "/" .. name, "1 hour ago") end
     touch(dir .. "/model.safetensors.tmp-Newer1", "1 hour")
-    assert(recur.util.execute("mkdir " .. dir .. "/model.safetensors.tmp-Dir123"))
+    assert(shell.execute("mkdir " .. dir .. "/model.safetensors.tmp-Dir123"))
     kept[#kept + 1] = "model.safetensors.tmp-Dir123"
     -- a running save holds an exclusive lock on its temporary file: flock(1) plays one
     local locked = dir .. "/model.safetensors.tmp-Locked"
     local holder = shell.capture(string.format("flock -x %s sleep 30 >/dev/null 2>&1 & echo $!", locked)):match("%d+")
     local deadline = os.time() + 5
-    while recur.util.execute("flock -n " .. locked .. " true") do
+    while shell.execute("flock -n " .. locked .. " true") do
       assert(os.time() < deadline, "flock(1) did not take the lock")
     end
 
@@ -72,7 +72,7 @@ describe("atomic saves clean up", function()
     local dir = shell.make_dir()
     touch(dir .. "/m.safetensors.tmp-Qw12Er", "1 minute ago")
     child_script(dir .. "/save.lua", 'require("recur").save("m.safetensors", {w = require("recur").ones{2}})\n')
-    assert.is_true(recur.util.execute(string.format("cd %s && %s save.lua", dir, helpers.interpreter())))
+    assert.is_true(shell.execute(string.format("cd %s && %s save.lua", dir, helpers.interpreter())))
     assert.are.same({"m.safetensors", "save.lua"}, listing(dir))
     os.execute("rm -rf " .. dir)
   end)
@@ -118,7 +118,7 @@ describe("atomic saves clean up", function()
     local left_behind = 0 -- rounds whose kill hit a save mid-write
     for round = 1, 6 do
       local delay = 0.002 * ((round * 7) % 6) -- 0 to 10 ms into a save of about 10 to 20 ms
-      assert.is_true(recur.util.execute(string.format(round_script, started, helpers.interpreter(), child, started,
+      assert.is_true(shell.execute(string.format(round_script, started, helpers.interpreter(), child, started,
         path, delay, started)), "the child never got to its saving loop")
       local temps = temps_of(dir, "model.safetensors")
       -- each save removed the files the kills before it left: at most this round's remains

@@ -9,6 +9,9 @@ function helpers.interpreter()
   return v
 end
 
+--- os.execute as a boolean: true when the command exited with status 0.
+helpers.execute = require("specs.shell").execute
+
 --- A fixture tensor {shape = ..., data = ...} as a recur.Tensor.
 function helpers.tensor_of(spec)
   return recur.tensor(spec.data):view(spec.shape)
@@ -109,6 +112,18 @@ end
 --- Runs fn and returns the error message it raises (fails if it does not raise).
 function helpers.error_of(fn, ...)
   local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error, got none")
+  return tostring(err)
+end
+
+--- The error fn raises when called from a Lua function of this file (not as a tail call), so
+-- that an error raised at the caller's level carries "helpers.lua:<line>:".
+function helpers.error_at_caller(fn, ...)
+  local args = {n = select("#", ...), ...}
+  local ok, err = pcall(function()
+    local result = fn((table.unpack or unpack)(args, 1, args.n))
+    return result
+  end)
   assert(not ok, "expected an error, got none")
   return tostring(err)
 end

@@ -120,6 +120,15 @@ describe("module trees", function()
     assert.matches(THIS .. "state_of: 'self' contains itself", error_of(nn.state_of, t))
   end)
 
+  it("errors found deep inside recur point at the user's line", function()
+    assert.matches(THIS .. "expected a module, a {param, grad} pair or a table of them at params, got number",
+      error_of(recur.optim.SGD, {5, lr = 1}))
+    local s = recur.Sequential{recur.Linear{in_features = 2, out_features = 2}}
+    s:add(recur.Sequential{s}, "loop")
+    assert.matches(THIS .. "flat_pairs: 'loop.1' contains itself", error_of(recur.optim.Adam, {s}))
+    assert.matches(THIS .. "a tensor alone has no gradient", error_of(recur.clip_grad_norm, {recur.zeros{2}}, 1))
+  end)
+
   it("state_of names modules in named tables and rejects what is not a module or tensor", function()
     local names = nn.state_of{rnn = lstm(), head = recur.Linear{in_features = 4, out_features = 2}}
     assert.are.same({"head.weight", "head.bias", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",

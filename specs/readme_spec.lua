@@ -29,7 +29,7 @@ describe("README.md", function()
   end)
 
   local dir = shell.make_dir()
-  assert(recur.util.execute(string.format("ln -s %s/examples %s/examples", shell.cwd(), dir)))
+  assert(shell.execute(string.format("ln -s %s/examples %s/examples", shell.cwd(), dir)))
   local paths = shell.search_paths()
 
   -- The block and the preamble at their lines of README.md, in a file of that name, so that

@@ -9,6 +9,9 @@ function shell.capture(cmd)
   return out
 end
 
+--- True when a shell command exits with status 0 (the examples' helper, also used here).
+shell.execute = dofile("examples/common/cli.lua").execute
+
 --- The current directory.
 function shell.cwd() return (shell.capture("pwd"):gsub("%s+$", "")) end
 

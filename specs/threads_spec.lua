@@ -73,8 +73,8 @@ describe("threads", function()
     end)
 
     it("rejects counts out of range", function()
-      assert.matches("threads: expected at least 1, got 0", error_of(recur.set_num_threads, 0))
-      assert.matches("threads: expected at most 64, got 65", error_of(recur.set_num_threads, 65))
+      assert.matches("threads: expected an integer in 1..64, got 0", error_of(recur.set_num_threads, 0))
+      assert.matches("threads: expected an integer in 1..64, got 65", error_of(recur.set_num_threads, 65))
     end)
   end)
 

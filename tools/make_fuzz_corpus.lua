@@ -11,7 +11,7 @@ local function write(path, bytes)
 end
 
 local function file_of(header, data)
-  local text = type(header) == "string" and header or recur.json.encode(header)
+  local text = type(header) == "string" and header or require("recur.json").encode(header)
   return helpers.u64(#text) .. text .. (data or "")
 end
 

@@ -1,5 +1,6 @@
--- Samples text from a model saved by train.lua, one character per step with the
--- stepper API (the state stays inside the stepper between calls).
+-- Samples text from a model saved by train.lua, one character (or word, for a model trained
+-- with --level word) per step with the stepper API (the state stays inside the stepper
+-- between calls).
 --
 --   lua5.4 examples/charrnn/sample.lua --prime "ROMEO:" --length 400 --temperature 0.8 --top-k 10
 
@@ -8,8 +9,10 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT have it as a global
+local cli = dofile(root .. "examples/common/cli.lua")
 
-local opt = recur.util.parse_args(arg, {
+local opt = cli.parse_args(arg, {
   model = root .. "examples/charrnn/out/model.safetensors", prime = "\n", length = 500, temperature = 0.8,
   ["top-k"] = 0, seed = 1,
 }, "usage: lua5.4 examples/charrnn/sample.lua [--model FILE] [--prime TEXT] [--length N] [--temperature T] " ..
@@ -17,8 +20,11 @@ local opt = recur.util.parse_args(arg, {
 if opt.temperature <= 0 then error("--temperature must be positive", 0) end
 
 local model, meta = recur.load_model(opt.model)
-local vocab = recur.data.Vocab(recur.json.decode(meta.vocab))
-local embed, rnn, decoder = recur.util.unpack(model.children)
+local tokens = recur.checkpoint.decode(meta.vocab)
+local word_level = meta.vocab_kind == "word"
+local vocab = word_level and recur.data.WordVocab{tokens = {unpack(tokens, 2)}, unknown = tokens[1]} or
+  recur.data.Vocab(tokens)
+local embed, rnn, decoder = unpack(model.children)
 model:evaluate()
 local cell = rnn:stepper(1)
 local gen = recur.Generator(opt.seed)
@@ -53,14 +59,18 @@ end
 
 local function step(id) return decoder:forward(cell:step(embed:forward({id}))) end
 
-local out, logits = {opt.prime}, nil
-for _, ch in ipairs(recur.data.utf8_chars(opt.prime)) do
-  local id = vocab.index[ch] or error(string.format("--prime: %q is not in the model's vocabulary", ch), 0)
+-- the prime's characters (or words: unknown ones stand as the unknown token)
+local logits
+local primed = word_level and recur.data.tokenize(opt.prime) or recur.data.utf8_chars(opt.prime)
+for _, token in ipairs(primed) do
+  local id = vocab.index[token] or (word_level and 1) or
+    error(string.format("--prime: %q is not in the model's vocabulary", token), 0)
   logits = step(id)
 end
-for _ = 1, opt.length do
-  local id = draw(distribution(logits))
-  out[#out + 1] = vocab.chars[id]
-  logits = step(id)
+if not logits then error("--prime: expected at least one " .. (word_level and "word" or "character"), 0) end
+local ids = {}
+for i = 1, opt.length do
+  ids[i] = draw(distribution(logits))
+  logits = step(ids[i])
 end
-io.write(table.concat(out), "\n")
+io.write(opt.prime, word_level and " " or "", vocab:decode(ids), "\n")

@@ -1,13 +1,15 @@
 -- Trains the small next-move predictor that examples/embed/host.c loads, on the patrol
 -- route RRDDLLUU with 10% random moves, and saves it as predictor.safetensors.
---   lua5.4 examples/embed/train_predictor.lua
+--   lua5.4 examples/embed/train_predictor.lua [--seed N]
 local root = (arg[0]:match("^(.*)examples/") or "./")
 package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 local recur = require "recur"
+local cli = dofile(root .. "examples/common/cli.lua")
 
-recur.manual_seed(1)
-local gen = recur.Generator(1)
+local args = cli.parse_args(arg, {seed = 1}, "usage: lua5.4 examples/embed/train_predictor.lua [--seed N]")
+recur.manual_seed(args.seed)
+local gen = recur.Generator(args.seed)
 local route, ids = "RRDDLLUU", {R = 1, D = 2, L = 3, U = 4}
 local moves = {}
 for i = 1, 4000 do

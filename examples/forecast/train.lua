@@ -5,30 +5,34 @@
 -- the day before, so persistence is already close; the GRU learns the correction on top
 -- of it (the residual y - persistence, scaled by its training standard deviation).
 --
---   lua5.4 examples/forecast/train.lua [--epochs N] [--hidden N] [--seed N]
+--   lua5.4 examples/forecast/train.lua [--epochs N] [--hidden N] [--seed N] (--help for all options)
 
 local root = (arg[0]:match("^(.*)examples/") or "./")
 package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
+local cli = dofile(root .. "examples/common/cli.lua")
 local data = recur.data
 
-local opt = recur.util.parse_args(arg, {
+local opt = cli.parse_args(arg, {
   data = root .. "examples/data/seattle-temps.csv", input = 48, horizon = 24, hidden = 64, layers = 1,
-  epochs = 8, batch = 64, lr = 3e-3, ["test-fraction"] = 0.15, seed = 7, out = root .. "examples/forecast/out",
-}, "usage: lua5.4 examples/forecast/train.lua [--epochs N] [--hidden N] [--layers N] [--batch N] [--lr X] " ..
-  "[--input HOURS] [--horizon HOURS] [--test-fraction F] [--seed N] [--out DIR]")
+  epochs = 8, steps = 0, batch = 64, lr = 3e-3, ["test-fraction"] = 0.15, seed = 7, guard = true, trace = "",
+  out = root .. "examples/forecast/out",
+}, "usage: lua5.4 examples/forecast/train.lua [--epochs N] [--steps N] [--hidden N] [--layers N] [--batch N] " ..
+  "[--lr X] [--input HOURS] [--horizon HOURS] [--test-fraction F] [--seed N] [--guard on|off] [--trace FILE] " ..
+  "[--out DIR]")
 recur.manual_seed(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+cli.mkdir(opt.out)
 
 -- features per hour: temperature, the hour of day on the unit circle, and the change
 -- since the same hour the day before (no day of year: the held-out end of the year would
 -- lie outside the days seen in training)
 local cols, n = data.read_csv(opt.data, {numbers = {"temp"}, strings = {"date"}})
-local features = recur.zeros{n, 4}
+local times, features = {}, recur.zeros{n, 4}
 for i = 1, n do
-  local hour = (data.parse_datetime(cols.date[i]) % 86400) / 3600
+  times[i] = data.parse_datetime(cols.date[i])
+  local hour = (times[i] % 86400) / 3600
   features:set(i, 1, cols.temp[i])
   features:set(i, 2, math.sin(2 * math.pi * hour / 24))
   features:set(i, 3, math.cos(2 * math.pi * hour / 24))
@@ -39,9 +43,17 @@ end
 local train_rows = math.floor(n * (1 - opt["test-fraction"]))
 local norm = data.Normalizer(features:narrow(1, 1, train_rows))
 local series = norm:apply(features)
-local train_set = data.Windows{series = series:narrow(1, 1, train_rows), input_len = opt.input, horizon = opt.horizon}
+local function rows(first, count)
+  local out = {}
+  for i = 1, count do out[i] = times[first + i - 1] end
+  return out
+end
+-- windows within evenly spaced hours only: the file is in local time, and the hour skipped
+-- when daylight saving starts (2010-03-14 02:00) must not sit inside a window
+local train_set = data.Windows{series = series:narrow(1, 1, train_rows), input_len = opt.input, horizon = opt.horizon,
+  timestamps = rows(1, train_rows), gaps = "split"}
 local test_set = data.Windows{series = series:narrow(1, train_rows + 1, n - train_rows), input_len = opt.input,
-  horizon = opt.horizon, stride = opt.horizon}
+  horizon = opt.horizon, stride = opt.horizon, timestamps = rows(train_rows + 1, n - train_rows), gaps = "split"}
 local loader = data.WindowLoader{windows = train_set, batch_size = opt.batch, generator = recur.Generator(opt.seed)}
 
 -- model: GRU over the window, a linear map from its last state to the next 24 hours
@@ -50,7 +62,6 @@ local head = recur.Linear{in_features = opt.hidden, out_features = opt.horizon}
 local model = {gru = gru, head = head}
 local optimizer = recur.optim.Adam{{gru, head}, lr = opt.lr}
 local mse = recur.MSELoss()
-local guard = recur.train.LossGuard()
 
 local function last_state(hn) return hn:select(1, opt.layers) end -- (B, H) of the top layer
 
@@ -97,31 +108,34 @@ local function test_mae()
   return sums.model / count, sums.persistence / count, sums.last / count, #which
 end
 
-print(string.format("%d hours; %d training windows, %d test windows of %d h -> %d h; GRU %dx%d",
-  n, train_set:count(), test_set:count(), opt.input, opt.horizon, opt.layers, opt.hidden))
-local history, start = {}, recur.monotonic()
-local final
-for epoch = 1, opt.epochs do
-  local sum, batches = 0, 0
-  for x, y in loader:epoch() do
-    optimizer:zero_grad()
+print(string.format("%d hours (%d evenly spaced stretches); %d training windows, %d test windows of %d h -> %d h; " ..
+  "GRU %dx%d", n, train_set.segments + test_set.segments - 1, train_set:count(), test_set:count(), opt.input,
+  opt.horizon, opt.layers, opt.hidden))
+local trace = opt.trace ~= "" and assert(io.open(opt.trace, "w"))
+local history, out, hn = {}, nil, nil
+recur.train.fit{
+  model = model, optimizer = optimizer, train = loader, epochs = opt.epochs, steps = opt.steps > 0 and opt.steps or nil,
+  clip_norm = 1, guard = opt.guard, unit = "windows", items = function(_, y) return y:size(1) end,
+  -- the loss on the scaled residual; the gradient reaches the GRU through its last state only
+  forward = function(x, y)
+    out, hn = gru:forward(x)
     local target = y:view{y:size(1), opt.horizon}:sub(persistence_of(x)):div(residual_std)
-    local out, hn = gru:forward(x)
-    local loss = guard:check(mse:forward(head:forward(last_state(hn)), target))
-    local d_state = head:backward(mse:backward())
+    return mse:forward(head:forward(last_state(hn)), target)
+  end,
+  backward = function()
     local ghn = recur.zeros(hn:shape())
-    ghn:narrow(1, opt.layers, 1):copy(d_state)
+    ghn:narrow(1, opt.layers, 1):copy(head:backward(mse:backward()))
     gru:backward(recur.zeros(out:shape()), ghn)
-    recur.clip_grad_norm({gru, head}, 1)
-    optimizer:step()
-    sum, batches = sum + loss, batches + 1
-  end
-  local mae, persistence, last = test_mae()
-  history[epoch] = {epoch, sum / batches, mae, persistence, last}
-  final = history[epoch]
-  print(string.format("epoch %2d  train mse %.4f  test MAE %.3f F  (persistence %.3f F, last value %.3f F)  %.1f s",
-    epoch, sum / batches, mae, persistence, last, recur.monotonic() - start))
-end
+  end,
+  on_step = function(ctx) if trace then trace:write(ctx.step, ",", ctx.loss, "\n") end end,
+  on_epoch = function(ctx)
+    local mae, persistence, last = test_mae()
+    history[#history + 1] = {ctx.epoch, ctx.history[#ctx.history].train_loss, mae, persistence, last}
+    print(string.format("epoch %2d  test MAE %.3f F  (persistence %.3f F, last value %.3f F)", ctx.epoch, mae,
+      persistence, last))
+  end,
+}
+if trace then trace:close() end
 
 recur.plot.write_csv(opt.out .. "/history.csv", {"epoch", "train_mse", "test_mae_model", "test_mae_persistence",
   "test_mae_last_value"}, history)
@@ -137,5 +151,6 @@ recur.plot.write_svg(opt.out .. "/loss.svg", {title = "training loss", xlabel = 
   ylabel = "MSE (normalised)", series = {series_of(2, "train")}})
 recur.save(opt.out .. "/model.safetensors", model, {normalizer = {mean = norm.mean, std = norm.std},
   residual_std = residual_std})
-print(string.format("test MAE: GRU %.3f F, persistence %.3f F, last value %.3f F (%s)", final[3], final[4],
-  final[5], final[3] < math.min(final[4], final[5]) and "the GRU beats both baselines" or "the GRU does NOT beat both"))
+local mae, persistence, last = test_mae()
+print(string.format("test MAE: GRU %.3f F, persistence %.3f F, last value %.3f F (%s)", mae, persistence, last,
+  mae < math.min(persistence, last) and "the GRU beats both baselines" or "the GRU does NOT beat both"))

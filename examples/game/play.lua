@@ -10,14 +10,17 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 
 local recur = require "recur"
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT have it as a global
+local cli = dofile(root .. "examples/common/cli.lua")
 
-local opt = recur.util.parse_args(arg, {
+local opt = cli.parse_args(arg, {
   frames = 6000, hidden = 32, ["train-every"] = 8, ["buffer"] = 1024, ["seq"] = 32, batch = 16, lr = 5e-3,
-  noise = 0.1, seed = 3, out = root .. "examples/game/out",
-}, "usage: lua5.4 examples/game/play.lua [--frames N] [--hidden N] [--train-every N] [--noise P] [--seed N]")
+  noise = 0.1, seed = 3, guard = true, trace = "", out = root .. "examples/game/out",
+}, "usage: lua5.4 examples/game/play.lua [--frames N] [--hidden N] [--train-every N] [--noise P] [--lr X] " ..
+  "[--seed N] [--guard on|off] [--trace FILE] [--out DIR]")
 recur.manual_seed(opt.seed)
 local gen = recur.Generator(opt.seed)
-recur.util.execute("mkdir -p '" .. opt.out .. "'")
+cli.mkdir(opt.out)
 
 local MOVES = {"R", "D", "L", "U", "."} -- right, down, left, up, stay
 local ID = {R = 1, D = 2, L = 3, U = 4, ["."] = 5}
@@ -38,6 +41,8 @@ local gru = recur.GRU{input_size = #MOVES, hidden_size = opt.hidden}
 local head = recur.Linear{in_features = opt.hidden, out_features = #MOVES}
 local optimizer = recur.optim.Adam{{gru, head}, lr = opt.lr}
 local criterion = recur.CrossEntropyLoss()
+local guard = opt.guard and recur.train.LossGuard()
+local trace = opt.trace ~= "" and assert(io.open(opt.trace, "w"))
 local cell = gru:stepper(1)
 local onehot = recur.zeros{#MOVES}
 
@@ -48,7 +53,7 @@ local function predict(last_move)
 end
 
 -- one training step on random slices of the replay buffer
-local buffer = {}
+local buffer, train_steps = {}, 0
 local function train_step()
   local T, B = opt.seq, opt.batch
   local x, y = recur.zeros{T, B, #MOVES}, recur.zeros{T, B}
@@ -62,6 +67,9 @@ local function train_step()
   optimizer:zero_grad()
   local out = gru:forward(x)
   local loss = criterion:forward(head:forward(out), y)
+  train_steps = train_steps + 1
+  if trace then trace:write(train_steps, ",", loss, "\n") end
+  if guard then guard:check(loss, train_steps) end
   gru:backward(head:backward(criterion:backward()))
   recur.clip_grad_norm({gru, head}, 1)
   optimizer:step()
@@ -104,7 +112,8 @@ for frame = 1, opt.frames do
   end
 end
 
-local majority = math.max(recur.util.unpack(counts)) / opt.frames
+if trace then trace:close() end
+local majority = math.max(unpack(counts)) / opt.frames
 local window = math.min(2000, #hits)
 print(string.format("last %d frames: GRU %.1f%%, repeat-last-move %.1f%%, most frequent move %.1f%%; " ..
   "%.1f us per predicted frame (stepper + decoder, H = %d)", window, 100 * mean_tail(hits, window),
@@ -114,9 +123,9 @@ print(string.format("last %d frames: GRU %.1f%%, repeat-last-move %.1f%%, most f
 local rolling, rows = {name = "GRU", x = {}, y = {}}, {}
 local rolling_repeat = {name = "repeat last move", x = {}, y = {}}
 for i = 250, #hits, 250 do
-  rolling.x[#rolling.x + 1], rolling.y[#rolling.y + 1] = i, 100 * mean_tail({recur.util.unpack(hits, i - 249, i)}, 250)
+  rolling.x[#rolling.x + 1], rolling.y[#rolling.y + 1] = i, 100 * mean_tail({unpack(hits, i - 249, i)}, 250)
   rolling_repeat.x[#rolling_repeat.x + 1] = i
-  rolling_repeat.y[#rolling_repeat.y + 1] = 100 * mean_tail({recur.util.unpack(repeat_hits, i - 249, i)}, 250)
+  rolling_repeat.y[#rolling_repeat.y + 1] = 100 * mean_tail({unpack(repeat_hits, i - 249, i)}, 250)
 end
 local loss_series = {name = "train", x = {}, y = {}}
 for i, l in ipairs(losses) do

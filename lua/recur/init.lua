@@ -4,20 +4,21 @@
 -- @module recur
 
 local core = require "recur.core"
+local util = require "recur.util"
 
+-- the C core's public functions: not F (the kernels the Lua modules wrap) nor the names
+-- starting with "_" (except _VERSION)
 local recur = {}
 for name, value in pairs(core) do
-  recur[name] = value
+  if name ~= "F" and (name == "_VERSION" or not name:find("^_")) then recur[name] = value end
 end
 
-recur.util = require "recur.util"
 recur.nn = require "recur.nn"
 recur.loss = require "recur.loss"
 recur.optim = require "recur.optim"
 recur.data = require "recur.data"
 recur.plot = require "recur.plot"
 recur.train = require "recur.train"
-recur.json = require "recur.json"
 recur.checkpoint = require "recur.checkpoint"
 recur.save = recur.checkpoint.save
 recur.load = recur.checkpoint.load
@@ -30,9 +31,7 @@ recur.clip_grad_norm = recur.optim.clip_grad_norm
 recur.clip_grad_value = recur.optim.clip_grad_value
 
 --- True when `value` is a recur.Tensor.
-function recur.is_tensor(value)
-  local mt = getmetatable(value)
-  return type(mt) == "table" and mt.__name == "recur.Tensor"
-end
+-- @function is_tensor
+recur.is_tensor = util.is_tensor
 
 return recur

@@ -11,12 +11,7 @@ local util = require "recur.util"
 local F = core.F
 local nn = {}
 
-local rawlen = rawlen or function(t) return #t end -- 5.1 and LuaJIT: # never calls __len on tables
-
-local function is_tensor(v)
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "recur.Tensor"
-end
+local rawlen, is_tensor = util.rawlen, util.is_tensor
 
 local function sorted_keys(t)
   local keys = {}
@@ -25,9 +20,9 @@ local function sorted_keys(t)
   return keys
 end
 
--- "bad argument #n to 'fn' (what: expected ..., got ...)", at `level` above the caller
-local function arg_error(n, fn, message, level)
-  error(string.format("bad argument #%d to '%s' (%s)", n, fn, message), level + 1)
+-- "bad argument #n to 'fn' (what: expected ..., got ...)", at the user's line
+local function arg_error(n, fn, message)
+  util.error("bad argument #%d to '%s' (%s)", n, fn, message)
 end
 
 --- Traversal
@@ -57,14 +52,13 @@ end
 -- recursion: visit(node, path) is called for every node ("" for the root, "2.decoder"
 -- below) and returns true to enter a table's children. A table reached by a second path
 -- is skipped (each module is visited once, under its first name); a table that contains
--- itself is an error raised `level` levels above walk's caller (as error's level).
-local function walk(root, visit, what, level)
+-- itself is an error.
+local function walk(root, visit, what)
   local seen, open, stack = {}, {}, {}
   local function enter(v, path)
     if type(v) == "table" then
       if open[v] then
-        error(string.format("%s: %s contains itself", what, path == "" and "the argument" or "'" .. path .. "'"),
-          level + 2)
+        util.error("%s: %s contains itself", what, path == "" and "the argument" or "'" .. path .. "'")
       end
       if seen[v] then return end
       seen[v] = true
@@ -89,13 +83,13 @@ local function walk(root, visit, what, level)
 end
 
 -- the modules under root (root first), each once, and their paths
-local function modules_of(root, what, level)
+local function modules_of(root, what)
   local list, paths = {}, {}
   walk(root, function(v, path)
     if not is_module(v) then return false end
     list[#list + 1], paths[#paths + 1] = v, path
     return true
-  end, what, level + 1)
+  end, what)
   return list, paths
 end
 
@@ -140,7 +134,7 @@ end
 -- the parameter names under self in order, and name -> view (which = 2) or gradient (3)
 local function collect(self, which, what)
   local names, map = {}, {}
-  local list, paths = modules_of(self, what, 3)
+  local list, paths = modules_of(self, what)
   for i, m in ipairs(list) do
     local own = {own_parameters(m)}
     local prefix = paths[i] == "" and "" or paths[i] .. "."
@@ -174,7 +168,7 @@ function Module:flat_gradients() return self._grads end
 
 --- Zeroes every gradient under the module.
 function Module:zero_grad()
-  for _, m in ipairs((modules_of(self, "zero_grad", 2))) do
+  for _, m in ipairs((modules_of(self, "zero_grad"))) do
     if m.zero_grad == Module.zero_grad then
       if rawget(m, "_grads") then m._grads:zero() end
     elseif m.zero_grad then
@@ -187,7 +181,7 @@ end
 --- Training mode (dropout on) for the module and everything under it; `train(false)` is `evaluate()`.
 function Module:train(on)
   on = on ~= false
-  for _, m in ipairs((modules_of(self, "train", 2))) do
+  for _, m in ipairs((modules_of(self, "train"))) do
     if m.train == Module.train then
       m._training = on
     elseif m.train then
@@ -197,14 +191,14 @@ function Module:train(on)
   return self
 end
 --- Evaluation mode.
-function Module:evaluate() return self:train(false) end
+function Module:evaluate() return (self:train(false)) end
 --- True in training mode.
 function Module:training() return self._training end
 function Module:__tostring() return self.__name end
 
 local function check_forward_done(self, what)
   if self._input == nil then
-    error(string.format("%s:backward: no forward to differentiate (call forward first)", what), 3)
+    util.error("%s:backward: no forward to differentiate (call forward first)", what)
   end
 end
 
@@ -215,13 +209,13 @@ end
 --- State
 -- @section state
 
--- The named tensors of a module, a tensor or a table of them (see nn.state_of), raising
--- errors `level` levels above its caller.
-local function state_of(obj, what, level)
+-- The named tensors of a module, a tensor or a table of them (see nn.state_of); what
+-- names the function in errors.
+local function state_of(obj, what)
   local names, tensors = {}, {}
   walk(obj, function(v, path)
     if is_tensor(v) then
-      if tensors[path] then error(string.format("%s: two tensors are named '%s'", what, path), level + 4) end
+      if tensors[path] then util.error("%s: two tensors are named '%s'", what, path) end
       names[#names + 1], tensors[path] = path, v
       return false
     end
@@ -230,18 +224,18 @@ local function state_of(obj, what, level)
       local own_names, own = own_parameters(v)
       for _, n in ipairs(own_names) do
         if tensors[prefix .. n] then
-          error(string.format("%s: two tensors are named '%s'", what, prefix .. n), level + 4)
+          util.error("%s: two tensors are named '%s'", what, prefix .. n)
         end
         names[#names + 1], tensors[prefix .. n] = prefix .. n, own[n]
       end
       return true
     end
     if type(v) ~= "table" then
-      error(string.format("%s: %s is a %s, not a module, a tensor or a table of them", what,
-        path == "" and "the argument" or path, util.describe(v)), level + 4)
+      util.error("%s: %s is a %s, not a module, a tensor or a table of them", what,
+        path == "" and "the argument" or path, util.describe(v))
     end
     return true
-  end, what, level + 1)
+  end, what)
   return names, tensors
 end
 
@@ -250,34 +244,34 @@ end
 -- "rnn.weight_ih_l0", ..., "decoder.weight"). Each module and table counts once.
 -- @return names in order, and name -> tensor
 function nn.state_of(obj)
-  local names, tensors = state_of(obj, "state_of", 2)
+  local names, tensors = state_of(obj, "state_of") -- not a tail call: errors name the caller's line
   return names, tensors
 end
 
 -- Checks load_state's arguments; n is the argument number of `tensors`.
 local function check_state_args(fn, n, tensors, opts)
   if type(tensors) ~= "table" or is_module(tensors) then
-    arg_error(n, fn, "tensors: expected a table of name -> recur.Tensor, got " .. util.describe(tensors), 3)
+    arg_error(n, fn, "tensors: expected a table of name -> recur.Tensor, got " .. util.describe(tensors))
   end
   for k, v in pairs(tensors) do
     if type(k) ~= "string" then
-      arg_error(n, fn, "tensors: expected string names, got a " .. util.describe(k) .. " key", 3)
+      arg_error(n, fn, "tensors: expected string names, got a " .. util.describe(k) .. " key")
     end
     if not is_tensor(v) then
-      arg_error(n, fn, string.format("tensors['%s']: expected a recur.Tensor, got %s", k, util.describe(v)), 3)
+      arg_error(n, fn, string.format("tensors['%s']: expected a recur.Tensor, got %s", k, util.describe(v)))
     end
   end
   if opts ~= nil and (type(opts) ~= "table" or (opts.strict ~= nil and type(opts.strict) ~= "boolean")) then
-    arg_error(n + 1, fn, "opts: expected nil or {strict = boolean}, got " .. util.describe(opts), 3)
+    arg_error(n + 1, fn, "opts: expected nil or {strict = boolean}, got " .. util.describe(opts))
   end
 end
 
 local function shape_text(t) return table.concat(t:shape(), "x") end
 
--- copies tensors into obj's; errors `level` levels above the caller
-local function load_state(obj, tensors, opts, level)
+-- copies tensors into obj's
+local function load_state(obj, tensors, opts)
   local strict = not (opts and opts.strict == false)
-  local names, own = state_of(obj, "load_state", level + 1)
+  local names, own = state_of(obj, "load_state")
   local report = {loaded = {}, missing = {}, unexpected = {}, mismatched = {}}
   local bad = {}
   for _, n in ipairs(names) do
@@ -298,7 +292,7 @@ local function load_state(obj, tensors, opts, level)
     for _, kind in ipairs{"missing", "unexpected", "mismatched"} do
       if #report[kind] > 0 then parts[#parts + 1] = kind .. ": " .. table.concat(report[kind], ", ") end
     end
-    error("load_state: the state does not fit the model (" .. table.concat(parts, "; ") .. ")", level + 1)
+    util.error("load_state: the state does not fit the model (%s)", table.concat(parts, "; "))
   end
   for _, n in ipairs(names) do
     if tensors[n] and not bad[n] then
@@ -318,21 +312,19 @@ end
 -- @return a report {loaded = {...}, missing = {...}, unexpected = {...}, mismatched = {...}}
 function nn.load_state(obj, tensors, opts)
   if type(obj) ~= "table" then
-    arg_error(1, "load_state", "obj: expected a module or a table of modules, got " .. util.describe(obj), 2)
+    arg_error(1, "load_state", "obj: expected a module or a table of modules, got " .. util.describe(obj))
   end
   check_state_args("load_state", 2, tensors, opts)
-  local report = load_state(obj, tensors, opts, 2)
-  return report
+  return (load_state(obj, tensors, opts))
 end
 
 --- The module's parameters by state_dict name (views: copying into them changes the module).
-function Module:state() return select(2, state_of(self, "state", 2)) end
+function Module:state() return select(2, state_of(self, "state")) end
 
 --- Copies named tensors into the module's parameters (see `nn.load_state`).
 function Module:load_state(tensors, opts)
   check_state_args("load_state", 1, tensors, opts)
-  local report = load_state(self, tensors, opts, 2)
-  return report
+  return (load_state(self, tensors, opts))
 end
 
 --- Linear
@@ -359,24 +351,34 @@ function nn.Linear(opts)
   return self
 end
 
+--- Re-draws weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)), as torch.
+-- @tparam[opt] Generator gen the default generator if nil
 function Linear:reset_parameters(gen)
   local bound = 1 / math.sqrt(self.in_features)
   for _, p in ipairs(self:parameters()) do uniform_(p, bound, gen) end
   return self
 end
 
+--- y = x W^T + b.
+-- @tparam Tensor x `(..., in_features)`
+-- @treturn Tensor `(..., out_features)`
 function Linear:forward(x)
-  local y = F.linear_forward(x, self._views.weight, self._views.bias)
+  local y = util.call("Linear:forward", F.linear_forward, x, self._views.weight, self._views.bias)
   self._input = x
   return y
 end
 
+--- Accumulates the weight and bias gradients.
+-- @tparam Tensor grad_output `(..., out_features)`
+-- @treturn Tensor the input gradient `(..., in_features)`
 function Linear:backward(grad_output)
   check_forward_done(self, "Linear")
-  return F.linear_backward(self._input, self._views.weight, grad_output, self._grad_views.weight,
-    self._grad_views.bias)
+  return util.call("Linear:backward", F.linear_backward, self._input, self._views.weight, grad_output,
+    self._grad_views.weight, self._grad_views.bias)
 end
 
+--- The constructor options, for checkpoints.
+-- @treturn table
 function Linear:config()
   return {type = "Linear", in_features = self.in_features, out_features = self.out_features,
     bias = self._views.bias ~= nil}
@@ -410,6 +412,8 @@ function nn.Embedding(opts)
   return self
 end
 
+--- Re-draws the weight from N(0, 1), as torch.
+-- @tparam[opt] Generator gen the default generator if nil
 function Embedding:reset_parameters(gen)
   self._views.weight:copy(core.randn(self._views.weight:shape(), gen))
   return self
@@ -422,22 +426,30 @@ local function raw_copy(t)
   return out
 end
 
+--- Looks up the rows of the weight.
+-- @tparam Tensor|{int,...} indices 1-based integer ids, any shape
+-- @treturn Tensor `(..., embedding_dim)`
 function Embedding:forward(indices)
   if type(indices) == "table" then
     indices = raw_copy(indices)
     if type(indices[1]) == "table" then indices = core.tensor(indices) end
   end
-  local out = F.embedding_forward(self._views.weight, indices)
+  local out = util.call("Embedding:forward", F.embedding_forward, self._views.weight, indices)
   self._input = type(indices) == "table" and indices or indices:clone()
   return out
 end
 
+--- Accumulates the weight gradient.
+-- @tparam Tensor grad_output `(..., embedding_dim)`
+-- @treturn nil the indices have no gradient
 function Embedding:backward(grad_output)
   check_forward_done(self, "Embedding")
-  F.embedding_backward(self._grad_views.weight, self._input, grad_output)
+  util.call("Embedding:backward", F.embedding_backward, self._grad_views.weight, self._input, grad_output)
   return nil
 end
 
+--- The constructor options, for checkpoints.
+-- @treturn table
 function Embedding:config()
   return {type = "Embedding", num_embeddings = self.num_embeddings, embedding_dim = self.embedding_dim}
 end
@@ -464,10 +476,13 @@ end
 
 local function check_tensor_arg(fn, name, v)
   if not is_tensor(v) then
-    arg_error(1, fn, string.format("%s: expected a recur.Tensor, got %s", name, util.describe(v)), 3)
+    arg_error(1, fn, string.format("%s: expected a recur.Tensor, got %s", name, util.describe(v)))
   end
 end
 
+--- Drops elements in training mode; the identity in evaluation mode.
+-- @tparam Tensor x
+-- @treturn Tensor
 function Dropout:forward(x)
   check_tensor_arg("forward", "x", x)
   self._input = x
@@ -480,12 +495,17 @@ function Dropout:forward(x)
   return y
 end
 
+--- The gradient through the same mask.
+-- @tparam Tensor grad_output
+-- @treturn Tensor
 function Dropout:backward(grad_output)
   check_forward_done(self, "Dropout")
   check_tensor_arg("backward", "grad_output", grad_output)
   return self._mask and grad_output:mul(self._mask) or grad_output
 end
 
+--- The constructor options, for checkpoints.
+-- @treturn table
 function Dropout:config() return {type = "Dropout", p = self.p} end
 
 function Dropout:__tostring() return string.format("recur.Dropout(p=%g)", self.p) end
@@ -549,7 +569,7 @@ end
 
 -- the checks util.options cannot express, at the constructor's caller
 local function check_recurrent_options(f, o)
-  local function fail(message) error(string.format("%s: option %s", f.name, message), 4) end
+  local function fail(message) util.error("%s: option %s", f.name, message) end
   for _, k in ipairs{"dropout", "input_dropout", "recurrent_dropout"} do
     if not (o[k] >= 0 and o[k] < 1) then fail(string.format("%s: expected a probability in [0, 1), got %s", k, o[k])) end
   end
@@ -574,7 +594,7 @@ local Recurrent = util.class("recur.Recurrent", Module)
 local function recurrence(self, method)
   local r = type(self) == "table" and rawget(self, "_recurrence")
   if not r then
-    arg_error(1, method, RECURRENT_NAMES .. " expected, got " .. util.describe(self), 3)
+    arg_error(1, method, RECURRENT_NAMES .. " expected, got " .. util.describe(self))
   end
   return r
 end
@@ -585,7 +605,7 @@ local function define_family(f)
   local spec = options_spec(f)
   return function(opts)
     if type(opts) ~= "table" then
-      arg_error(1, f.name, "table expected, got " .. util.describe(opts), 2)
+      arg_error(1, f.name, "table expected, got " .. util.describe(opts))
     end
     local o = util.options(f.name, opts, spec)
     check_recurrent_options(f, o)
@@ -598,7 +618,7 @@ local function define_family(f)
   end
 end
 
---- Runs the layer over whole sequences (see the family constructors for the arguments).
+--- Runs the layer over whole sequences and stores what `backward` needs.
 --
 -- **Results and their memory.** Every call returns new tensors: a result you hold never
 -- changes when the layer runs again. The options table takes `out`, a tensor of y's shape
@@ -614,10 +634,19 @@ end
 -- Results equal those of 1 thread within float rounding (the sums of the weight gradients are
 -- added in another order) and are the same bits for a given n; dropout masks do not depend
 -- on n. A batch of one row, unidirectional, runs on one thread.
+-- @tparam Tensor x `(T, B, input_size)`, or `(B, T, input_size)` with `batch_first`
+-- @tparam[opt] Tensor h0 `(num_layers * directions, B, hidden)`; zeros if nil
+-- @tparam[opt] Tensor c0 LSTM only: the initial cell state, the shape of h0
+-- @tparam[opt] table opts `lengths`: B sequence lengths in 1..T (a Lua array or a 1-D
+-- tensor), as PyTorch's packed sequences: outputs past a sequence's end are 0 and `hn`
+-- is each sequence's last valid state; `out`: a tensor to write y into (above)
+-- @treturn Tensor y `(T, B, directions * hidden)` (`(B, T, ...)` with `batch_first`)
+-- @treturn Tensor hn
+-- @treturn[opt] Tensor cn LSTM only
 function Recurrent:forward(...)
   local r = recurrence(self, "forward")
   r:set_training(self._training)
-  local y, hn, cn = r:forward(...)
+  local y, hn, cn = util.call(self._family.name .. ":forward", r.forward, r, ...)
   if cn == nil then return y, hn end
   return y, hn, cn
 end
@@ -627,8 +656,16 @@ end
 -- shape that dx is written into and returned as (see `forward`); it must not share memory
 -- with the gradients passed in or the layer's parameters and gradients. It runs on the
 -- threads of its forward.
+-- @tparam Tensor grad_y the gradient of y
+-- @tparam[opt] Tensor grad_hn the gradient of hn
+-- @tparam[opt] Tensor grad_cn LSTM only: the gradient of cn
+-- @tparam[opt] table opts `out`: a tensor to write dx into
+-- @treturn Tensor dx
+-- @treturn Tensor dh0
+-- @treturn[opt] Tensor dc0 LSTM only
 function Recurrent:backward(...)
-  local dx, dh0, dc0 = recurrence(self, "backward"):backward(...)
+  local r = recurrence(self, "backward")
+  local dx, dh0, dc0 = util.call(self._family.name .. ":backward", r.backward, r, ...)
   if dc0 == nil then return dx, dh0 end
   return dx, dh0, dc0
 end
@@ -637,15 +674,19 @@ end
 -- `gen` or the default generator.
 function Recurrent:reset_parameters(gen)
   if gen ~= nil and util.describe(gen) ~= "recur.Generator" then
-    arg_error(1, "reset_parameters", "gen: expected a recur.Generator, got " .. util.describe(gen), 2)
+    arg_error(1, "reset_parameters", "gen: expected a recur.Generator, got " .. util.describe(gen))
   end
   recurrence(self, "reset_parameters"):reset_parameters(gen)
   return self
 end
 
---- A stepper: the layer one time step per call, for batch size B (1), its state kept
--- between calls. Methods `step(x_t)`, `reset()`, `state()`, `set_state(h[, c])`.
-function Recurrent:stepper(B) return (recurrence(self, "stepper"):stepper(B)) end
+--- A stepper: the layer one time step per call, its state kept between calls.
+-- @int[opt=1] B the batch size
+-- @treturn recur.core.Stepper
+function Recurrent:stepper(B)
+  local r = recurrence(self, "stepper")
+  return (util.call(self._family.name .. ":stepper", r.stepper, r, B))
+end
 
 --- Bytes of workspace a (T, B) forward + backward uses.
 function Recurrent:workspace_bytes(T, B) return (recurrence(self, "workspace_bytes"):workspace_bytes(T, B)) end
@@ -710,10 +751,10 @@ for _, name in ipairs(family_order) do nn[name] = define_family(families[name]) 
 
 local Sequential = util.class("recur.Sequential", Module)
 
--- adds child m under name; errors `level` levels up
-local function append(self, m, name, level)
+-- adds child m under name
+local function append(self, m, name)
   for _, existing in ipairs(self.child_names) do
-    if existing == name then error("Sequential: duplicate child name '" .. name .. "'", level + 1) end
+    if existing == name then util.error("Sequential: duplicate child name '%s'", name) end
   end
   self.children[#self.children + 1] = m
   self.child_names[#self.child_names + 1] = name
@@ -726,7 +767,7 @@ end
 -- @tparam table modules
 function nn.Sequential(modules)
   if type(modules) ~= "table" then
-    error("Sequential: expected an array of modules, got " .. util.describe(modules), 2)
+    util.error("Sequential: expected an array of modules, got %s", util.describe(modules))
   end
   local self = setmetatable({children = {}, child_names = {}, _training = true}, Sequential)
   for i = 1, rawlen(modules) do
@@ -734,38 +775,46 @@ function nn.Sequential(modules)
     local name, m = tostring(i), entry
     if type(entry) == "table" and type(entry[1]) == "string" and entry[2] ~= nil then name, m = entry[1], entry[2] end
     if not is_module(m) then
-      error(string.format("Sequential: entry %d is not a module (got %s)", i, util.describe(m)), 2)
+      util.error("Sequential: entry %d is not a module (got %s)", i, util.describe(m))
     end
-    append(self, m, name, 2)
+    append(self, m, name)
   end
   return self
 end
 
 --- Appends a module (named by position unless `name` is given).
 function Sequential:add(m, name)
-  if not is_module(m) then arg_error(1, "add", "expected a module, got " .. util.describe(m), 2) end
+  if not is_module(m) then arg_error(1, "add", "expected a module, got " .. util.describe(m)) end
   name = name or tostring(#self.children + 1)
-  if type(name) ~= "string" then arg_error(2, "add", "name: expected a string, got " .. util.describe(name), 2) end
-  append(self, m, name, 2)
+  if type(name) ~= "string" then arg_error(2, "add", "name: expected a string, got " .. util.describe(name)) end
+  append(self, m, name)
   return self
 end
 
+--- Runs the modules in order.
+-- @param x the first module's input
+-- @return the last module's output
 function Sequential:forward(x)
   for _, m in ipairs(self.children) do x = (m:forward(x)) end
   return x
 end
 
+--- Runs the modules' backward in reverse order.
+-- @param grad_output the gradient of the last output
+-- @return the first module's input gradient
 function Sequential:backward(grad_output)
   local g = grad_output
   for i = #self.children, 1, -1 do
     if g == nil then
-      error(string.format("Sequential:backward: child %s returned no input gradient", self.child_names[i + 1]), 2)
+      util.error("Sequential:backward: child %s returned no input gradient", self.child_names[i + 1])
     end
     g = (self.children[i]:backward(g))
   end
   return g
 end
 
+--- The modules' options, for checkpoints.
+-- @treturn table
 function Sequential:config()
   local children = {}
   for i, m in ipairs(self.children) do children[i] = {name = self.child_names[i], config = m:config()} end
@@ -785,14 +834,8 @@ end
 local BUILDERS = {Linear = nn.Linear, Embedding = nn.Embedding, Dropout = nn.Dropout}
 for _, name in ipairs(family_order) do BUILDERS[name] = nn[name] end
 
--- this file's name as error positions give it, to take those positions off re-raised messages
-local HERE = debug.getinfo(1, "S").short_src
-
-local function without_position(message)
-  message = tostring(message)
-  if message:sub(1, #HERE + 1) == HERE .. ":" then return (message:sub(#HERE + 2):gsub("^%d+: ", "")) end
-  return message
-end
+-- a caught message without the position util.error gave it
+local function without_position(message) return (tostring(message):gsub("^[^\n]-:%d+: ", "", 1)) end
 
 -- builds cfg (at `path` in the whole configuration); errors carry no position
 local function build(cfg, path)
@@ -832,7 +875,7 @@ end
 -- describe one is an argument error.
 function nn.from_config(cfg)
   local ok, m = pcall(build, cfg, "config")
-  if not ok then error("from_config: " .. tostring(m), 2) end
+  if not ok then util.error("from_config: %s", without_position(m)) end
   return m
 end
 
@@ -841,13 +884,10 @@ end
 
 --- The (flat parameter, flat gradient) pairs of a module, a `{param, grad}` pair of
 -- tensors, or a list or a named table of those, each pair once, in a stable order.
--- This is what optimizers and gradient clipping work on. Errors name the frame `level`
--- levels up (default 1, flat_pairs' caller; an optimizer constructor passes its own).
+-- This is what optimizers and gradient clipping work on.
 -- @param what a module, a {param, grad} pair, or a table of them
--- @int[opt] level
 -- @treturn {{tensor,tensor},...}
-function nn.flat_pairs(what, level)
-  level = level or 1
+function nn.flat_pairs(what)
   local out, seen = {}, {}
   local function add(p, g)
     if not seen[p] then
@@ -859,15 +899,13 @@ function nn.flat_pairs(what, level)
     local where = path == "" and "params" or "params." .. path
     if type(v) ~= "table" then
       if is_tensor(v) then
-        error(string.format("a tensor alone has no gradient (at %s): pass a {param, grad} pair", where), level + 4)
+        util.error("a tensor alone has no gradient (at %s): pass a {param, grad} pair", where)
       end
-      error(string.format("expected a module, a {param, grad} pair or a table of them at %s, got %s", where,
-        util.describe(v)), level + 4)
+      util.error("expected a module, a {param, grad} pair or a table of them at %s, got %s", where, util.describe(v))
     end
     if is_tensor(rawget(v, 1)) and is_tensor(rawget(v, 2)) and rawget(v, 3) == nil then
       if v[1]:numel() ~= v[2]:numel() then
-        error(string.format("param and grad at %s have %d and %d elements", where, v[1]:numel(), v[2]:numel()),
-          level + 4)
+        util.error("param and grad at %s have %d and %d elements", where, v[1]:numel(), v[2]:numel())
       end
       add(v[1], v[2])
       return false
@@ -877,7 +915,7 @@ function nn.flat_pairs(what, level)
       if p then add(p, v:flat_gradients()) end
     end
     return true
-  end, "flat_pairs", level + 1)
+  end, "flat_pairs")
   return out
 end
 

@@ -48,7 +48,7 @@ static const char *const STEP =
     "model:backward(mse:backward())\n"
     "recur.clip_grad_norm(model, 1)\n"
     "opt:step()\n"
-    "local bytes = recur.F.st_encode({'w'}, {model:parameters()[1]}, {'k'}, {'v'})\n"
+    "local bytes = require('recur.core').F.st_encode({'w'}, {model:parameters()[1]}, {'k'}, {'v'})\n"
     "assert(#bytes > 0)\n"
     "return loss\n";
 

@@ -5,17 +5,18 @@
  * stay within a few ulp of the exact values (specs/activations_spec.lua checks them over
  * the float range, on each level: `make test-isa`). GCC if-converts their selects only
  * when floating-point operations may not trap, so including this header turns on, for
- * the rest of the including file, vectorisation, -fno-trapping-math (recur never enables
- * floating-point traps) and the contraction of a * b + c into fused multiply-adds where
- * the level has them (x86-64-v3 and up, aarch64; 1.2-1.4x faster kernels; the levels then
- * differ in the last bits, each within the bounds): include it in kernel files only.
- * Kernels that call them opt in to the run-time choice of instruction set with
- * RC_VECTOR_KERNEL (dispatch.h). */
+ * the rest of the including file, vectorisation and -fno-trapping-math (recur never
+ * enables floating-point traps): include it in kernel files only. Kernels that call them
+ * opt in to the run-time choice of instruction set with RC_VECTOR_KERNEL (dispatch.h).
+ * It also keeps GCC from contracting a * b + c into fused multiply-adds (as -std=c99 does,
+ * and -std=gnu* does not): the kernels would gain 1.2-1.4x at x86-64-v3, but each level
+ * would round differently, while without it every level computes the same floats
+ * (`make test-isa` checks that). */
 #ifndef RECUR_CORE_ACTIVATIONS_H
 #define RECUR_CORE_ACTIVATIONS_H
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize", "no-trapping-math", "fp-contract=fast")
+#pragma GCC optimize("tree-vectorize", "no-trapping-math", "fp-contract=off")
 #endif
 
 #include "common.h"

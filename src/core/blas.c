@@ -1,7 +1,11 @@
 /* recur's matrix interface implemented with OpenBLAS's cblas. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+
 #include "blas.h"
 
 #include <cblas.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 /* OpenBLAS extensions. Declared here because Debian's cblas.h alternative may be
  * netlib's header, which lacks them, while we always link libopenblas. */
@@ -52,7 +56,35 @@ void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *
   cblas_sgemv(CblasRowMajor, CblasTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
 }
 
-void rc_blas_set_threads(int n) { openblas_set_num_threads(n); }
+/* what each OpenBLAS thread maps: its work buffer (BUFFER_SIZE, 128 MiB on x86-64 builds
+ * with dynamic architectures, Debian's) and its stack, with a margin */
+#define THREAD_BYTES ((size_t)160 << 20)
+/* a product large enough to run on every thread */
+#define WARM_SIZE 256
+
+/* 1 when `bytes` of address space can be mapped now (a mapping that reserves nothing:
+ * malloc could answer from its free lists while new mappings, which threads need, fail) */
+static int address_space_for(size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return 0;
+  munmap(p, bytes);
+  return 1;
+}
+
+int rc_blas_set_threads(int n) {
+  if (n <= 0) n = openblas_get_num_threads();
+  float *m = (float *)calloc((size_t)3 * WARM_SIZE * WARM_SIZE, sizeof(float));
+  if (!m || !address_space_for((size_t)n * THREAD_BYTES)) {
+    free(m);
+    return -1;
+  }
+  if (n != openblas_get_num_threads()) openblas_set_num_threads(n);
+  size_t size = (size_t)WARM_SIZE * WARM_SIZE;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, WARM_SIZE, WARM_SIZE, WARM_SIZE, 1.0f, m, WARM_SIZE,
+              m + size, WARM_SIZE, 0.0f, m + 2 * size, WARM_SIZE);
+  free(m);
+  return 0;
+}
 
 int rc_blas_get_threads(void) { return openblas_get_num_threads(); }
 

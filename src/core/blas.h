@@ -23,7 +23,13 @@ RC_INTERNAL void rc_gemv_n(int m, int n, float alpha, const float *a, int lda, c
 RC_INTERNAL void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *x, float beta,
                            float *y);
 
-RC_INTERNAL void rc_blas_set_threads(int n);
+/* Sets the thread count of the BLAS library (n > 0; 0 keeps the current one) and makes it
+ * take the work buffers of all its threads now, after checking that the memory is
+ * there: 0, or -1 with nothing changed when it is not. OpenBLAS takes a buffer on the
+ * first product of each thread and, when that allocation fails, retries forever
+ * (memory.c's blas_memory_alloc): recur calls this at module open and for every change
+ * of the thread count, so that no later product can hang. */
+RC_INTERNAL int rc_blas_set_threads(int n);
 RC_INTERNAL int rc_blas_get_threads(void);
 RC_INTERNAL const char *rc_blas_name(void);
 RC_INTERNAL const char *rc_blas_corename(void);

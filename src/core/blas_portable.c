@@ -87,7 +87,10 @@ void rc_gemv_t(int m, int n, float alpha, const float *a, int lda, const float *
   for (int i = 0; i < m; i++) axpy(n, alpha * x[i], a + (size_t)i * lda, y);
 }
 
-void rc_blas_set_threads(int n) { (void)n; }
+int rc_blas_set_threads(int n) { /* one thread, no library buffers */
+  (void)n;
+  return 0;
+}
 
 int rc_blas_get_threads(void) { return 1; }
 

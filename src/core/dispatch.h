@@ -1,23 +1,27 @@
 /* Run-time choice of the pointwise kernels' instruction set (function multiversioning).
  *
- * A kernel opts in with one macro in front of its definition:
+ * A kernel opts in with one macro in front of its definition, e.g. a cell's rows function
+ * (rc_cell_rows, cells.h):
  *
- *     RC_VECTOR_KERNEL static void lstm_row_forward(int H, float *RC_RESTRICT gi, ...) {
- *       for (int j = 0; j < H; j++) ... rc_sigmoid(...) ...
+ *     RC_VECTOR_KERNEL static void lstm_forward(const rc_cell_step *s, int b0, int n) {
+ *       ... loops over the rows and their elements, calls of rc_sigmoid, helpers ...
  *     }
  *
- * Rules: (1) the macro goes on the function that holds the element loop (a row kernel),
- * and that function is static; external rc_* entry points are plain functions that call
- * it; (2) everything the loop calls is static inline (rc_exp, rc_sigmoid, rc_tanh of
- * activations.h are), so that each version inlines a copy compiled for its level;
- * (3) the file includes activations.h (which includes this header) before the kernel.
+ * Rules: (1) the macro goes on the entry point of a pass, the function the rest of recur
+ * calls (a descriptor's forward and backward, the rc_sigmoid_n of the tensors), and that
+ * function is static: an external rc_* function is a plain one that calls it, a
+ * descriptor holds its address; (2) whatever it calls is defined in the same file or is
+ * static inline in a header (activations.h, layer_norm.h): the macro flattens each version,
+ * inlining every call, so that the helpers' loops are compiled for its level too; (3) the
+ * file includes activations.h (which includes this header) before its functions.
  *
- * On x86-64 GCC with ELF ifuncs (glibc) the macro is target_clones: GCC compiles the
- * function three times, for x86-64 (SSE2, or whatever CFLAGS' -march gives), x86-64-v3
- * (AVX2, FMA) and x86-64-v4 (AVX-512 F/BW/CD/DQ/VL), and the dynamic loader binds the
- * calls to the version for the CPU, once, when the library is loaded (a call then costs
- * one indirect jump). Elsewhere the macro is empty and the kernel is compiled once, for
- * the build's target (aarch64: NEON). -DRC_VECTOR_DISPATCH=0 turns the dispatch off.
+ * On x86-64 GCC with ELF ifuncs (glibc) the macro is target_clones plus flatten: GCC
+ * compiles the function three times, for x86-64 (SSE2, or whatever CFLAGS' -march gives),
+ * x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512 F/BW/CD/DQ/VL), and the dynamic loader
+ * binds calls and addresses to the version for the CPU, once, when the library is loaded
+ * (a call then costs one indirect jump). Elsewhere the macro is empty and the kernel is
+ * compiled once, for the build's target (aarch64: NEON; wasm: SIMD128 with -msimd128).
+ * -DRC_VECTOR_DISPATCH=0 turns the dispatch off.
  *
  * Why target_clones and not a cpuid dispatch of recur's own: the compiler writes the
  * versions and the resolver from one source, a kernel opts in with one word, and there
@@ -25,7 +29,8 @@
  *  - the level cannot be forced at run time (the loader's resolver picks it), so each
  *    level is specified in its own build: `make test-isa` compiles recur with
  *    -DRC_VECTOR_DISPATCH=0 -march=<level> for each level and runs the activation and
- *    layer specs on those the CPU has;
+ *    cell specs on those the CPU has (`make isa-check` also checks that every loop
+ *    vectorises in every version);
  *  - GCC 12 exports the ifunc and the resolver of an external function whatever its
  *    visibility: hence rule (1), static kernels;
  *  - clang 14 names the ifunc "f.ifunc", so that other files cannot call a versioned
@@ -50,7 +55,8 @@
 #endif
 
 #if RC_VECTOR_DISPATCH
-#define RC_VECTOR_KERNEL __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define RC_VECTOR_KERNEL \
+  __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"), flatten))
 #else
 #define RC_VECTOR_KERNEL
 #endif

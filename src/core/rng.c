@@ -32,6 +32,11 @@ uint32_t rc_rng_u32(rc_rng *g) {
   return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
 }
 
+uint64_t rc_rng_u64(rc_rng *g) {
+  uint64_t hi = rc_rng_u32(g);
+  return (hi << 32) | rc_rng_u32(g);
+}
+
 float rc_rng_uniform_f(rc_rng *g) { return (float)(rc_rng_u32(g) >> 8) * (1.0f / 16777216.0f); }
 
 double rc_rng_uniform_d(rc_rng *g) {
@@ -58,10 +63,11 @@ double rc_rng_normal(rc_rng *g) {
 
 uint64_t rc_rng_below(rc_rng *g, uint64_t n) {
   /* rejection sampling on 64-bit draws: accept below the largest multiple of n */
+  if (n == 0) n = 1;
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t r;
   do {
-    r = ((uint64_t)rc_rng_u32(g) << 32) | rc_rng_u32(g);
+    r = rc_rng_u64(g);
   } while (r >= limit);
   return r % n;
 }

@@ -18,13 +18,15 @@ typedef struct rc_rng {
 
 RC_INTERNAL void rc_rng_seed(rc_rng *g, uint64_t seed);
 RC_INTERNAL uint32_t rc_rng_u32(rc_rng *g);
+/* 64 random bits: two 32-bit draws, the first in the high half */
+RC_INTERNAL uint64_t rc_rng_u64(rc_rng *g);
 /* uniform in [0, 1) with 24 random bits (every float32 in the grid is reachable) */
 RC_INTERNAL float rc_rng_uniform_f(rc_rng *g);
 /* uniform in [0, 1) with 53 random bits */
 RC_INTERNAL double rc_rng_uniform_d(rc_rng *g);
 /* standard normal (Marsaglia's polar method) */
 RC_INTERNAL double rc_rng_normal(rc_rng *g);
-/* uniform integer in [0, n), n > 0, without modulo bias */
+/* uniform integer in [0, n), n > 0, without modulo bias (n = 0 is taken as 1) */
 RC_INTERNAL uint64_t rc_rng_below(rc_rng *g, uint64_t n);
 
 RC_END_DECLS

@@ -5,19 +5,13 @@ size_t rc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   size_t len;
   uint32_t v;
   if (n == 0) return 0;
-  if (s[0] < 0x80) {
+  len = rc_utf8_length(s[0]);
+  if (len == 1) {
     *cp = s[0];
     return 1;
   }
-  if ((s[0] & 0xE0) == 0xC0)
-    len = 2, v = s[0] & 0x1F;
-  else if ((s[0] & 0xF0) == 0xE0)
-    len = 3, v = s[0] & 0x0F;
-  else if ((s[0] & 0xF8) == 0xF0)
-    len = 4, v = s[0] & 0x07;
-  else
-    return 0;
-  if (len > n) return 0;
+  if (len == 0 || len > n) return 0;
+  v = s[0] & (0x7Fu >> len); /* the lead byte's payload: 5, 4 or 3 bits */
   for (size_t i = 1; i < len; i++) {
     if ((s[i] & 0xC0) != 0x80) return 0;
     v = (v << 6) | (s[i] & 0x3F);
@@ -25,6 +19,14 @@ size_t rc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   if (v < min_cp[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
   *cp = v;
   return len;
+}
+
+size_t rc_utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead & 0xE0) == 0xC0) return 2;
+  if ((lead & 0xF0) == 0xE0) return 3;
+  if ((lead & 0xF8) == 0xF0) return 4;
+  return 0;
 }
 
 size_t rc_utf8_encode(uint32_t cp, char *out) {

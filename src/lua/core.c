@@ -1,23 +1,31 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
 #include "../core/blas.h"
 #include "../core/dispatch.h"
+#include "args.h"
 #include "compat.h"
+#include "data.h"
 #include "files.h"
 #include "functional.h"
 #include "generator.h"
 #include "layer.h"
+#include "safetensors.h"
 #include "stepper.h"
 #include "tensor.h"
+#include "tensor_arith.h"
 #include "workers.h"
 
 #define RECUR_VERSION "0.1.0-dev"
 
+/* sets the BLAS thread count (0: the current one); raises when the memory for its work
+ * buffers is missing (see rc_blas_set_threads) */
+static void set_threads(lua_State *L, const char *fn, int n) {
+  if (rc_blas_set_threads(n) != 0)
+    luaL_error(L, "%s: not enough memory for the work buffers of %s's %d threads", fn, rc_blas_name(),
+               n ? n : rc_blas_get_threads());
+}
+
 static int l_set_num_threads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1)
-    return luaL_argerror(
-        L, 1, lua_pushfstring(L, "threads: expected at least 1, got %s", rcl_istr(L, (long long)(n))));
-  rcl_set_num_threads(L, n);
+  rcl_set_num_threads(L, rcl_check_integer_in(L, 1, "threads", 1, RC_POOL_MAX_THREADS));
   return 0;
 }
 
@@ -52,16 +60,21 @@ static const luaL_Reg core_functions[] = {{"set_num_threads", l_set_num_threads}
                                           {NULL, NULL}};
 
 RECUR_API int luaopen_recur_core(lua_State *L) {
+  set_threads(L, "recur", 0);
   luaL_newlib(L, core_functions);
   lua_pushliteral(L, RECUR_VERSION);
   lua_setfield(L, -2, "_VERSION");
   rcl_open_tensor(L);
+  rcl_open_tensor_arith(L);
   rcl_open_generator(L);
+  /* F: the kernels, codecs and layer internals that lua/recur/ wraps (not in the `recur` table) */
+  lua_newtable(L);
   rcl_open_functional(L);
-  rcl_open_files(L);
-  lua_getfield(L, -1, "F"); /* the recurrent layers' C side is private, like F */
+  rcl_open_data(L);
+  rcl_open_safetensors(L);
   rcl_open_layers(L);
-  lua_pop(L, 1);
+  lua_setfield(L, -2, "F");
+  rcl_open_files(L);
   rcl_open_stepper(L);
   return 1;
 }

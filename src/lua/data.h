@@ -4,7 +4,7 @@
 #include "../core/common.h"
 #include "compat.h"
 
-/* registers read_csv and gather_windows into the F table on top */
+/* registers the data functions (CSV, dates, windows, UTF-8 text, IdBuffer) into the F table on top */
 RC_INTERNAL void rcl_open_data(lua_State *L);
 
 #endif

@@ -1,7 +1,8 @@
 /* recur.Generator: a seeded PCG32 stream with uniform, normal and integer draws,
  * and a state that can be saved and restored exactly. */
 #include "generator.h"
-#include "tensor.h"
+
+#include "args.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,8 +32,8 @@ rc_rng *rcl_opt_generator(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return rcl_default_generator(L);
   rc_rng *g = (rc_rng *)luaL_testudata(L, arg, RC_GENERATOR);
   if (!g)
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "generator: expected a recur.Generator, got %s", rcl_typename(L, arg)));
+    rcl_argerror(L, arg,
+                 lua_pushfstring(L, "generator: expected a recur.Generator, got %s", rcl_typename(L, arg)));
   return g;
 }
 
@@ -77,16 +78,21 @@ static int g_normal(lua_State *L) {
   return 1;
 }
 
-/* g:random(n): an integer in 1..n; g:random(m, n): in m..n */
+/* g:random(n): an integer in 1..n; g:random(m, n): in m..n (any m <= n, the whole
+ * integer range included: the span hi - lo is taken in unsigned 64-bit arithmetic) */
 static int g_random(lua_State *L) {
   rc_rng *g = check_gen(L, 1);
-  lua_Integer lo = 1, hi = luaL_checkinteger(L, 2);
-  if (!lua_isnoneornil(L, 3)) {
-    lo = hi;
-    hi = luaL_checkinteger(L, 3);
+  lua_Integer lo = 1, hi;
+  if (lua_isnoneornil(L, 3)) {
+    hi = rcl_check_integer_in(L, 2, "n", 1, LUA_MAXINTEGER);
+  } else {
+    lo = rcl_check_integer_in(L, 2, "m", LUA_MININTEGER, LUA_MAXINTEGER);
+    hi = rcl_check_integer_in(L, 3, "n", lo, LUA_MAXINTEGER);
   }
-  if (hi < lo) return luaL_error(L, "random: empty interval [%d, %d]", (int)lo, (int)hi);
-  lua_pushinteger(L, lo + (lua_Integer)rc_rng_below(g, (uint64_t)(hi - lo) + 1));
+  uint64_t span = (uint64_t)hi - (uint64_t)lo; /* the count of values minus one */
+  uint64_t offset = span == UINT64_MAX ? rc_rng_u64(g) : rc_rng_below(g, span + 1);
+  /* lo + offset in two's complement, without signed overflow */
+  lua_pushinteger(L, (lua_Integer)((uint64_t)lo + offset));
   return 1;
 }
 
@@ -108,7 +114,7 @@ static int g_set_state(lua_State *L) {
   double spare;
   if (sscanf(s, "pcg32:%16llx:%16llx:%16llx:%d:%la%n", &state, &inc, &seed, &has_spare, &spare, &used) != 5 ||
       s[used] != '\0' || (inc & 1u) == 0 || (has_spare != 0 && has_spare != 1))
-    return luaL_argerror(L, 2, "state: not a string from Generator:get_state()");
+    return rcl_argerror(L, 2, "state: not a string from Generator:get_state()");
   g->state = state;
   g->inc = inc;
   g->seed = seed;

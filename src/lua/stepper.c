@@ -35,7 +35,7 @@ int rcl_new_stepper(lua_State *L) {
     return luaL_error(L, "%s:stepper: a bidirectional layer cannot run step by step", cfg->cell->family);
   lua_Integer B = luaL_optinteger(L, 2, 1);
   if (B < 1 || B > MAX_BATCH)
-    return luaL_argerror(
+    return rcl_argerror(
         L, 2, lua_pushfstring(L, "batch: expected 1..%d, got %s", MAX_BATCH, rcl_istr(L, (long long)(B))));
   lua_settop(L, 1);
   stepper *st = (stepper *)lua_newuserdatauv(L, sizeof(stepper), 1); /* 2 */

@@ -1,28 +1,24 @@
 /* recur.Tensor: constructors, views, element access, arithmetic and printing. */
 #include "tensor.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../core/blas.h"
 #include "../core/cells.h"
-#include "args.h"
 #include "generator.h"
 
 #define STORAGE "recur.Storage"
-#define HOST_STORAGE "recur.HostStorage" /* stands for memory the host owns */
 #define STORAGE_ALIGN 64
-#if SIZE_MAX > 0xFFFFFFFFu
-#define MAX_NUMEL ((size_t)1 << 40) /* 4 TiB of floats: far above any real use */
-#else /* 32-bit (wasm32): as many floats as size_t counts bytes of, with the alignment slack */
-#define MAX_NUMEL ((SIZE_MAX - STORAGE_ALIGN) / sizeof(float))
-#endif
 
 /* ---- storage and tensor userdata ---------------------------------------- */
 
 float *rcl_new_storage(lua_State *L, size_t n) {
-  if (n > MAX_NUMEL) luaL_error(L, "tensor of %f elements is too large", (double)n);
+  if (n > RCL_MAX_NUMEL)
+    luaL_error(L, "recur.Tensor: %s elements are too many (at most %s)", rcl_istr(L, (long long)n),
+               rcl_istr(L, (long long)RCL_MAX_NUMEL));
   unsigned char *block = (unsigned char *)lua_newuserdatauv(L, n * sizeof(float) + STORAGE_ALIGN, 0);
   luaL_setmetatable(L, STORAGE);
   float *data = (float *)(block + (STORAGE_ALIGN - (uintptr_t)block % STORAGE_ALIGN) % STORAGE_ALIGN);
@@ -30,19 +26,26 @@ float *rcl_new_storage(lua_State *L, size_t n) {
   return data;
 }
 
-static size_t shape_numel(const lua_Integer *shape, int ndim) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+/* the element count of a shape made inside recur, which keeps args.h's invariant */
+static size_t checked_numel(lua_State *L, int ndim, const lua_Integer *shape) {
+  size_t n;
+  if (ndim < 1 || ndim > RC_MAX_DIMS || !rcl_shape_numel(shape, ndim, &n)) {
+    char text[160];
+    rcl_shape_string(shape, ndim < 1 ? 0 : ndim > RC_MAX_DIMS ? RC_MAX_DIMS : ndim, text, sizeof text);
+    luaL_error(L, "recur.Tensor: shape %s is too large (at most %s elements, 1 to %d dimensions)", text,
+               rcl_istr(L, (long long)RCL_MAX_NUMEL), RC_MAX_DIMS);
+  }
   return n;
 }
 
 rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim, const lua_Integer *shape) {
   owner = lua_absindex(L, owner);
+  size_t numel = checked_numel(L, ndim, shape);
   rc_tensor *t = (rc_tensor *)lua_newuserdatauv(L, sizeof(rc_tensor), 1);
   t->data = data;
   t->ndim = ndim;
   memcpy(t->shape, shape, (size_t)ndim * sizeof(lua_Integer));
-  t->numel = shape_numel(shape, ndim);
+  t->numel = numel;
   luaL_setmetatable(L, RC_TENSOR);
   if (luaL_testudata(L, owner, RC_TENSOR))
     lua_getiuservalue(L, owner, 1);
@@ -53,74 +56,39 @@ rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim, const lu
 }
 
 rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape) {
-  float *data = rcl_new_storage(L, shape_numel(shape, ndim));
+  float *data = rcl_new_storage(L, checked_numel(L, ndim, shape));
   rc_tensor *t = rcl_new_view(L, -1, data, ndim, shape);
   lua_remove(L, -2);
   return t;
 }
 
-const char *rcl_typename(lua_State *L, int idx) {
-  const char *name = NULL;
-  if (luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
-    name = lua_tostring(L, -1); /* the metatable keeps the string alive */
-    lua_pop(L, 1);
-  }
-  return name ? name : luaL_typename(L, idx);
-}
-
-rc_tensor *rcl_test_tensor(lua_State *L, int arg) { return (rc_tensor *)luaL_testudata(L, arg, RC_TENSOR); }
-
-rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name) {
-  rc_tensor *t = rcl_test_tensor(L, arg);
-  if (!t) {
-    const char *msg = lua_pushfstring(L, "%s: expected a recur.Tensor, got %s", name, rcl_typename(L, arg));
-    luaL_argerror(L, arg, msg);
-  }
-  return t;
-}
-
-void rcl_shape_string(const lua_Integer *shape, int ndim, char *buf, size_t size) {
-  size_t used = (size_t)snprintf(buf, size, "(");
-  for (int i = 0; i < ndim && used < size; i++)
-    used += (size_t)snprintf(buf + used, size - used, i ? ", %lld" : "%lld", (long long)shape[i]);
-  if (used < size) snprintf(buf + used, size - used, ")");
-}
-
-static int same_shape(const rc_tensor *t, int ndim, const lua_Integer *shape) {
-  if (t->ndim != ndim) return 0;
-  for (int i = 0; i < ndim; i++)
-    if (t->shape[i] != shape[i]) return 0;
-  return 1;
-}
-
-void rcl_check_shape(lua_State *L, int arg, const rc_tensor *t, const char *name, int ndim,
-                     const lua_Integer *shape) {
-  if (same_shape(t, ndim, shape)) return;
-  char want[160], got[160];
-  rcl_shape_string(shape, ndim, want, sizeof want);
-  rcl_shape_string(t->shape, t->ndim, got, sizeof got);
-  luaL_argerror(L, arg, lua_pushfstring(L, "%s: expected shape %s, got %s", name, want, got));
-}
-
 /* ---- constructors ------------------------------------------------------------ */
 
-/* reads a shape table {d1, d2, ...}; -1 allowed once when `infer` is set */
+/* reads a shape table {d1, d2, ...}; -1 allowed when `infer` is set */
 static int read_shape(lua_State *L, int arg, lua_Integer *shape, int infer) {
   size_t ndim = rcl_check_array(L, arg, "shape", RCL_MAX_ARRAY);
   if (ndim < 1 || ndim > RC_MAX_DIMS)
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "shape: expected 1 to %d sizes, got %s", RC_MAX_DIMS,
-                                  rcl_istr(L, (long long)ndim)));
+    rcl_argerror(L, arg,
+                 lua_pushfstring(L, "shape: expected 1 to %d sizes, got %s", RC_MAX_DIMS,
+                                 rcl_istr(L, (long long)ndim)));
   rcl_int_list list = {L, lua_absindex(L, arg), "shape", NULL, ndim};
   for (size_t i = 0; i < ndim; i++) shape[i] = rcl_int_list_check(&list, i, infer ? -1 : 0, LUA_MAXINTEGER);
   return (int)ndim;
+}
+
+static int too_large(lua_State *L, int arg, const lua_Integer *shape, int ndim) {
+  char text[160];
+  rcl_shape_string(shape, ndim, text, sizeof text);
+  return rcl_argerror(L, arg,
+                      lua_pushfstring(L, "shape: %s has too many elements (at most %s)", text,
+                                      rcl_istr(L, (long long)RCL_MAX_NUMEL)));
 }
 
 static rc_tensor *new_from_shape_arg(lua_State *L, int arg) {
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = read_shape(L, arg, shape, 0);
   size_t n;
-  if (!rcl_shape_numel(shape, ndim, MAX_NUMEL, &n)) luaL_argerror(L, arg, "shape: too many elements");
+  if (!rcl_shape_numel(shape, ndim, &n)) too_large(L, arg, shape, ndim);
   return rcl_new_tensor(L, ndim, shape);
 }
 
@@ -158,15 +126,16 @@ static int l_rand(lua_State *L) {
   return 1;
 }
 
-/* Nested tables: the shape comes from the first element at each depth; every
- * other row must match it and every leaf must be a number. */
+/* Nested tables, read raw (no metamethods): the shape comes from the first element at
+ * each depth; every other row must match it and every leaf must be a number. */
 static int nested_shape(lua_State *L, int idx, lua_Integer *shape) {
   int ndim = 0;
   lua_pushvalue(L, idx);
   while (lua_type(L, -1) == LUA_TTABLE) {
-    if (ndim == RC_MAX_DIMS) luaL_error(L, "recur.tensor: more than %d nesting levels", RC_MAX_DIMS);
-    shape[ndim++] = (lua_Integer)luaL_len(L, -1);
-    lua_geti(L, -1, 1);
+    if (ndim == RC_MAX_DIMS)
+      rcl_argerror(L, idx, lua_pushfstring(L, "data: more than %d nesting levels", RC_MAX_DIMS));
+    shape[ndim++] = (lua_Integer)lua_rawlen(L, -1);
+    lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
   }
   lua_pop(L, 1);
@@ -180,20 +149,26 @@ typedef struct fill_cursor {
 
 static void fill_nested(lua_State *L, const lua_Integer *shape, int ndim, int depth, fill_cursor *c) {
   size_t plen = strlen(c->path);
-  lua_Integer len = (lua_Integer)luaL_len(L, -1);
+  lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
   if (len != shape[depth])
-    luaL_error(L, "recur.tensor: row %s has %d elements, expected %d", plen ? c->path : "(top)", (int)len,
-               (int)shape[depth]);
+    rcl_argerror(L, 1,
+                 lua_pushfstring(L, "data: row %s has %s elements, expected %s", plen ? c->path : "(top)",
+                                 rcl_istr(L, len), rcl_istr(L, shape[depth])));
   for (lua_Integer i = 1; i <= len; i++) {
     snprintf(c->path + plen, sizeof c->path - plen, "[%lld]", (long long)i);
-    int type = lua_geti(L, -1, i);
+    lua_rawgeti(L, -1, i);
+    int type = lua_type(L, -1);
     if (depth + 1 < ndim) {
       if (type != LUA_TTABLE)
-        luaL_error(L, "recur.tensor: element %s is a %s, expected a table", c->path, lua_typename(L, type));
+        rcl_argerror(
+            L, 1,
+            lua_pushfstring(L, "data: element %s is a %s, expected a table", c->path, lua_typename(L, type)));
       fill_nested(L, shape, ndim, depth + 1, c);
     } else {
       if (type != LUA_TNUMBER)
-        luaL_error(L, "recur.tensor: element %s is a %s, expected a number", c->path, lua_typename(L, type));
+        rcl_argerror(
+            L, 1,
+            lua_pushfstring(L, "data: element %s is a %s, expected a number", c->path, rcl_typename(L, -1)));
       if (c->out) *c->out++ = (float)lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
@@ -208,16 +183,19 @@ static int l_tensor(lua_State *L) {
     return 1;
   }
   if (lua_type(L, 1) != LUA_TTABLE)
-    return luaL_argerror(
-        L, 1, lua_pushfstring(L, "expected a nested table of numbers, got %s", rcl_typename(L, 1)));
+    return rcl_argerror(
+        L, 1, lua_pushfstring(L, "data: expected a nested table of numbers, got %s", rcl_typename(L, 1)));
+  lua_settop(L, 1);
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = nested_shape(L, 1, shape);
+  size_t n;
   fill_cursor c;
   c.path[0] = '\0';
   c.out = NULL; /* first check every row: the shape comes from the first elements alone, and a
                    ragged table must not make us allocate what it implies (found by fuzzing) */
   lua_pushvalue(L, 1);
   fill_nested(L, shape, ndim, 0, &c);
+  if (!rcl_shape_numel(shape, ndim, &n)) too_large(L, 1, shape, ndim);
   c.out = rcl_new_tensor(L, ndim, shape)->data;
   lua_insert(L, -2);
   fill_nested(L, shape, ndim, 0, &c);
@@ -237,11 +215,9 @@ static void push_shape(lua_State *L, const lua_Integer *shape, int ndim) {
   }
 }
 
+/* the 0-based dimension given 1-based at arg */
 static int check_dim(lua_State *L, const rc_tensor *t, int arg) {
-  lua_Integer d = luaL_checkinteger(L, arg);
-  if (d < 1 || d > t->ndim)
-    luaL_argerror(L, arg, lua_pushfstring(L, "dim: expected 1..%d, got %d", t->ndim, (int)d));
-  return (int)d - 1;
+  return (int)rcl_check_integer_in(L, arg, "dim", 1, t->ndim) - 1;
 }
 
 static int m_shape(lua_State *L) {
@@ -272,8 +248,11 @@ static int m_len(lua_State *L) {
   return 1;
 }
 
+/* a size hint for lua_createtable: tables of huge empty tensors grow as they are filled */
+static int table_hint(lua_Integer n) { return n < (1 << 24) ? (int)n : 0; }
+
 static const float *push_nested(lua_State *L, const float *p, const lua_Integer *shape, int ndim) {
-  lua_createtable(L, (int)shape[0], 0);
+  lua_createtable(L, table_hint(shape[0]), 0);
   for (lua_Integer i = 0; i < shape[0]; i++) {
     if (ndim == 1)
       lua_pushnumber(L, *p++);
@@ -296,8 +275,10 @@ static int m_totable(lua_State *L) {
 static int m_copy(lua_State *L) {
   rc_tensor *t = self(L), *src = rcl_check_tensor(L, 2, "src");
   if (src->numel != t->numel)
-    return luaL_argerror(
-        L, 2, lua_pushfstring(L, "src: expected %d elements, got %d", (int)t->numel, (int)src->numel));
+    return rcl_argerror(
+        L, 2,
+        lua_pushfstring(L, "src: expected %s elements, got %s", rcl_istr(L, (long long)t->numel),
+                        rcl_istr(L, (long long)src->numel)));
   memmove(t->data, src->data, t->numel * sizeof(float));
   lua_settop(L, 1);
   return 1;
@@ -321,43 +302,60 @@ static int m_zero(lua_State *L) {
   return 1;
 }
 
+static int shape_mismatch(lua_State *L, const lua_Integer *shape, int ndim, const rc_tensor *t) {
+  char want[160];
+  rcl_shape_string(shape, ndim, want, sizeof want);
+  return rcl_argerror(L, 2,
+                      lua_pushfstring(L, "shape: %s does not fit a tensor of %s elements", want,
+                                      rcl_istr(L, (long long)t->numel)));
+}
+
+/* t:view(shape), t:reshape(shape): the same memory with another shape; one size may be
+ * -1, inferred from the others */
 static int m_view(lua_State *L) {
   rc_tensor *t = self(L);
-  lua_Integer shape[RC_MAX_DIMS];
-  int ndim = read_shape(L, 2, shape, 1), infer = -1;
-  size_t known = 1;
+  lua_Integer shape[RC_MAX_DIMS], known[RC_MAX_DIMS];
+  int ndim = read_shape(L, 2, shape, 1), infer = -1, nknown = 0;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] != -1)
-      known *= (size_t)shape[i];
+      known[nknown++] = shape[i];
     else if (infer >= 0)
-      return luaL_argerror(L, 2, "shape: only one size may be -1");
+      return rcl_argerror(L, 2, "shape: only one size may be -1");
     else
       infer = i;
   }
-  if (infer >= 0 && known > 0 && t->numel % known == 0) shape[infer] = (lua_Integer)(t->numel / known);
-  if (infer >= 0 ? shape[infer] < 0 : known != t->numel) {
-    char want[160];
-    rcl_shape_string(shape, ndim, want, sizeof want);
-    return luaL_argerror(
-        L, 2, lua_pushfstring(L, "shape %s does not fit a tensor of %d elements", want, (int)t->numel));
+  size_t n;
+  if (!rcl_shape_numel(known, nknown, &n)) return shape_mismatch(L, shape, ndim, t);
+  if (infer >= 0) {
+    /* the inferred size is numel / n, unique only when n > 0 (as in PyTorch) */
+    if (n == 0 || t->numel % n != 0) return shape_mismatch(L, shape, ndim, t);
+    shape[infer] = (lua_Integer)(t->numel / n);
+  } else if (n != t->numel) {
+    return shape_mismatch(L, shape, ndim, t);
   }
+  if (!rcl_shape_numel(shape, ndim, &n)) return too_large(L, 2, shape, ndim);
   rcl_new_view(L, 1, t->data, ndim, shape);
   return 1;
 }
 
 /* the slice [start, start+len) of dimension d, as a view when it is one contiguous
- * block (every dimension before d has size 1), else as a copy */
-static void push_slice(lua_State *L, rc_tensor *t, int d, lua_Integer start, lua_Integer len, int keep_dim) {
+ * block (every dimension before d has size 1), else as a copy. The caller has checked
+ * start + len <= shape[d]: every product below is of a valid tensor's sizes. */
+static void push_slice(lua_State *L, rc_tensor *t, int d, size_t start, size_t len, int keep_dim) {
   lua_Integer shape[RC_MAX_DIMS];
   int ndim = 0;
   size_t outer = 1, inner = 1;
   for (int i = 0; i < t->ndim; i++) {
     if (i < d) outer *= (size_t)t->shape[i];
     if (i > d) inner *= (size_t)t->shape[i];
-    if (i != d || keep_dim) shape[ndim++] = i == d ? len : t->shape[i];
+    if (i != d || keep_dim) shape[ndim++] = i == d ? (lua_Integer)len : t->shape[i];
   }
-  size_t block = (size_t)len * inner, row = (size_t)t->shape[d] * inner;
-  const float *first = t->data + (size_t)start * inner;
+  if (outer == 0 || inner == 0) { /* empty: no memory to point into */
+    rcl_new_tensor(L, ndim, shape);
+    return;
+  }
+  size_t block = len * inner, row = (size_t)t->shape[d] * inner;
+  const float *first = t->data + start * inner;
   if (outer == 1) {
     rcl_new_view(L, 1, (float *)first, ndim, shape);
     return;
@@ -366,17 +364,9 @@ static void push_slice(lua_State *L, rc_tensor *t, int d, lua_Integer start, lua
   for (size_t o = 0; o < outer; o++) memcpy(out->data + o * block, first + o * row, block * sizeof(float));
 }
 
-static lua_Integer check_index(lua_State *L, int arg, lua_Integer size, const char *what) {
-  lua_Integer i = luaL_checkinteger(L, arg);
-  if (i < 1 || i > size)
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s: expected 1..%d, got %d", what, (int)size, (int)i));
-  return i - 1;
-}
-
-static int m_select(lua_State *L) {
-  rc_tensor *t = self(L);
-  int d = check_dim(L, t, 2);
-  lua_Integer i = check_index(L, 3, t->shape[d], "index");
+/* t[i] for a number i, and t:select(1, i) */
+static int push_index(lua_State *L, rc_tensor *t, int d, int arg) {
+  size_t i = rcl_check_index(L, arg, "index", t->shape[d]);
   if (t->ndim == 1)
     lua_pushnumber(L, t->data[i]);
   else
@@ -384,41 +374,41 @@ static int m_select(lua_State *L) {
   return 1;
 }
 
+static int m_select(lua_State *L) {
+  rc_tensor *t = self(L);
+  return push_index(L, t, check_dim(L, t, 2), 3);
+}
+
 static int m_narrow(lua_State *L) {
   rc_tensor *t = self(L);
   int d = check_dim(L, t, 2);
-  lua_Integer start = check_index(L, 3, t->shape[d], "start");
-  lua_Integer len = luaL_checkinteger(L, 4);
-  if (len < 0 || start + len > t->shape[d])
-    return luaL_argerror(
-        L, 4, lua_pushfstring(L, "length: expected 0..%d, got %d", (int)(t->shape[d] - start), (int)len));
+  size_t start = rcl_check_index(L, 3, "start", t->shape[d]);
+  lua_Integer room = t->shape[d] - (lua_Integer)start; /* no overflow: start < shape[d] */
+  size_t len = (size_t)rcl_check_integer_in(L, 4, "length", 0, room);
   push_slice(L, t, d, start, len, 1);
   return 1;
 }
 
 /* ---- element access ------------------------------------------------------------------ */
 
-static size_t flat_index(lua_State *L, rc_tensor *t, int first_arg) {
-  int given = lua_gettop(L) - first_arg + 1;
+/* the flat offset of the indices at args first..first+ndim-1 (in range: exact in size_t) */
+static size_t flat_index(lua_State *L, rc_tensor *t, int first, const char *fn) {
+  int given = lua_gettop(L) - first + 1;
   if (given < t->ndim)
-    luaL_error(L, "expected %d indices for a %d-D tensor, got %d", t->ndim, t->ndim, given);
+    luaL_error(L, "%s: expected %d indices for a %d-D tensor, got %d", fn, t->ndim, t->ndim,
+               given < 0 ? 0 : given);
   size_t at = 0;
   for (int d = 0; d < t->ndim; d++) {
-    lua_Integer i = luaL_checkinteger(L, first_arg + d);
-    if (i < 1 || i > t->shape[d])
-      luaL_argerror(
-          L, first_arg + d,
-          lua_pushfstring(L, "index for dim %d: expected 1..%d, got %d", d + 1, (int)t->shape[d], (int)i));
-    at = at * (size_t)t->shape[d] + (size_t)(i - 1);
+    char what[32];
+    snprintf(what, sizeof what, "index for dim %d", d + 1);
+    at = at * (size_t)t->shape[d] + rcl_check_index(L, first + d, what, t->shape[d]);
   }
   return at;
 }
 
 static int m_get(lua_State *L) {
   rc_tensor *t = self(L);
-  flat_index(L, t, 2); /* checks the count before extra arguments are dropped */
-  lua_settop(L, 1 + t->ndim);
-  lua_pushnumber(L, t->data[flat_index(L, t, 2)]);
+  lua_pushnumber(L, t->data[flat_index(L, t, 2, "get")]);
   return 1;
 }
 
@@ -428,22 +418,13 @@ static int m_set(lua_State *L) {
     return luaL_error(L, "set: expected %d indices and a value, got %d arguments", t->ndim,
                       lua_gettop(L) - 1);
   float v = (float)luaL_checknumber(L, t->ndim + 2);
-  lua_settop(L, t->ndim + 1);
-  t->data[flat_index(L, t, 2)] = v;
+  t->data[flat_index(L, t, 2, "set")] = v;
   lua_settop(L, 1);
   return 1;
 }
 
 static int mt_index(lua_State *L) {
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    rc_tensor *t = self(L);
-    lua_Integer i = check_index(L, 2, t->shape[0], "index");
-    if (t->ndim == 1)
-      lua_pushnumber(L, t->data[i]);
-    else
-      push_slice(L, t, 0, i, 1, 0);
-    return 1;
-  }
+  if (lua_type(L, 2) == LUA_TNUMBER) return push_index(L, self(L), 0, 2);
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
   return 1;
@@ -452,8 +433,8 @@ static int mt_index(lua_State *L) {
 static int mt_newindex(lua_State *L) {
   rc_tensor *t = self(L);
   if (t->ndim != 1)
-    return luaL_error(L, "t[i] = v needs a 1-D tensor, this one is %d-D (use t:set)", t->ndim);
-  lua_Integer i = check_index(L, 2, t->shape[0], "index");
+    return luaL_error(L, "t[i]: assignment needs a 1-D tensor, this one is %d-D (use t:set)", t->ndim);
+  size_t i = rcl_check_index(L, 2, "index", t->shape[0]);
   t->data[i] = (float)luaL_checknumber(L, 3);
   return 0;
 }
@@ -481,7 +462,7 @@ static void binary(lua_State *L, binop op, rc_tensor *t, rc_tensor *out) {
     float v = (float)lua_tonumber(L, 2);
     for (size_t i = 0; i < t->numel; i++) out->data[i] = apply(op, t->data[i], v);
   } else {
-    luaL_argerror(
+    rcl_argerror(
         L, 2, lua_pushfstring(L, "other: expected a number or a recur.Tensor, got %s", rcl_typename(L, 2)));
   }
 }
@@ -651,17 +632,22 @@ static int m_matmul(lua_State *L) {
   if (b->ndim > 2 || b->shape[0] != a->shape[1]) {
     char got[160];
     rcl_shape_string(b->shape, b->ndim, got, sizeof got);
-    return luaL_argerror(L, 2,
-                         lua_pushfstring(L, "other: expected shape (%d, n) or (%d), got %s", (int)a->shape[1],
-                                         (int)a->shape[1], got));
+    return rcl_argerror(L, 2,
+                        lua_pushfstring(L, "other: expected shape (%s, n) or (%s), got %s",
+                                        rcl_istr(L, a->shape[1]), rcl_istr(L, a->shape[1]), got));
   }
-  int m = (int)a->shape[0], k = (int)a->shape[1], n = b->ndim == 2 ? (int)b->shape[1] : 1;
-  lua_Integer shape[2] = {m, n};
+  lua_Integer shape[2] = {a->shape[0], b->ndim == 2 ? b->shape[1] : 1};
+  size_t n;
+  if (!rcl_shape_numel(shape, b->ndim, &n))
+    return rcl_argerror(L, 2, "other: the product has too many elements");
+  if (shape[0] > INT_MAX || shape[1] > INT_MAX || a->shape[1] > INT_MAX)
+    return rcl_argerror(L, 2, "other: sizes above 2^31 - 1 do not fit BLAS");
   rc_tensor *c = rcl_new_tensor(L, b->ndim, shape);
+  int m = (int)shape[0], k = (int)a->shape[1], cols = (int)shape[1];
   if (b->ndim == 1)
     rc_gemv_n(m, k, 1.0f, a->data, k, b->data, 0.0f, c->data);
   else
-    rc_gemm_nn(m, n, k, 1.0f, a->data, k, b->data, n, 0.0f, c->data, n);
+    rc_gemm_nn(m, cols, k, 1.0f, a->data, k, b->data, cols, 0.0f, c->data, cols);
   return 1;
 }
 
@@ -709,35 +695,6 @@ static int mt_tostring(lua_State *L) {
   else
     luaL_addstring(&b, "[]");
   luaL_pushresult(&b);
-  return 1;
-}
-
-/* ---- the C API: tensors over host memory ------------------------------------------ */
-
-RECUR_API int luaopen_recur_core(lua_State *L);
-
-RECUR_API int recur_push_tensor_view(lua_State *L, float *data, int ndim, const int64_t *shape) {
-  lua_Integer s[RC_MAX_DIMS];
-  if (ndim < 1 || ndim > RC_MAX_DIMS)
-    return luaL_error(L, "recur_push_tensor_view: ndim must be 1..%d", RC_MAX_DIMS);
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0 || shape[i] > (int64_t)MAX_NUMEL)
-      return luaL_error(L, "recur_push_tensor_view: bad shape");
-    s[i] = (lua_Integer)shape[i];
-  }
-  luaL_getmetatable(L, RC_TENSOR);
-  int opened = !lua_isnil(L, -1);
-  lua_pop(L, 1);
-  if (!opened) { /* the tensor type needs recur.core opened in this state */
-    lua_pushcfunction(L, luaopen_recur_core);
-    lua_call(L, 0, 1);
-    lua_pop(L, 1);
-  }
-  lua_newuserdatauv(L, 1, 0);
-  luaL_newmetatable(L, HOST_STORAGE);
-  lua_setmetatable(L, -2);
-  rcl_new_view(L, -1, data, ndim, s);
-  lua_remove(L, -2);
   return 1;
 }
 

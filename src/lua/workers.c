@@ -51,7 +51,8 @@ void rcl_set_num_threads(lua_State *L, lua_Integer n) {
   workers *w = state_workers(L, 1);
   w->threads = (int)n;
   rc_pool_set_threads(&w->pool, (int)n);
-  rc_blas_set_threads(RC_POOL_THREADS ? 1 : (int)n);
+  if (rc_blas_set_threads(RC_POOL_THREADS ? 1 : (int)n) != 0)
+    luaL_error(L, "set_num_threads: not enough memory for the work buffers of %s's threads", rc_blas_name());
 }
 
 int rcl_get_num_threads(lua_State *L) {

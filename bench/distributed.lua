@@ -1,0 +1,95 @@
+-- One side of bench/distributed.py: char-rnn training steps (Embedding 64 -> 2x128 LSTM,
+-- dropout 0.25 -> Linear; Adam 2e-3, gradient clipping 5; global batch 50 x 50 characters
+-- of tinyshakespeare, the state carried from batch to batch), as one process or, with
+-- --distributed, as the ranks of an mpirun job, each on its share of the batch (CharBatches
+-- with rank and world) with the gradients averaged by recur.distributed.
+--
+-- A persistent process: after a warm-up it prints "ready"; then each line "run N" on
+-- (rank 0's) stdin runs N steps and prints
+--   result <seconds> <allreduce seconds: least over the ranks> <allreduce seconds: most>
+-- where the allreduce time is the time spent in dist.allreduce_gradients (the rank that
+-- arrives last waits least: its time is the exchange itself). "quit" ends it.
+--   lua5.4 bench/distributed.lua [--threads N]
+--   mpirun -np 2 lua5.4 bench/distributed.lua --distributed
+local root = (arg[0]:match("^(.*)bench/") or "./")
+package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
+package.cpath = root .. "?.so;" .. package.cpath
+local recur = require "recur"
+
+local opt = {distributed = false, threads = 1, batch = 50, seq = 50, data = root .. "examples/data/tinyshakespeare.txt"}
+local i = 1
+while arg[i] do
+  local name = arg[i]:match("^%-%-(%w+)$")
+  if name == "distributed" then
+    opt.distributed = true
+  elseif name and opt[name] ~= nil and arg[i + 1] then
+    opt[name], i = type(opt[name]) == "number" and assert(tonumber(arg[i + 1]), arg[i]) or arg[i + 1], i + 1
+  else
+    error("usage: lua5.4 bench/distributed.lua [--distributed] [--threads N] [--batch N] [--seq N] [--data FILE]", 0)
+  end
+  i = i + 1
+end
+recur.set_num_threads(opt.threads)
+local dist = opt.distributed and require("recur.distributed").init() or nil
+local rank, world = dist and dist.rank() or 0, dist and dist.size() or 1
+if opt.batch % world ~= 0 then error("the batch must divide among the ranks") end
+local share = opt.batch // world
+
+recur.manual_seed(1)
+local vocab = recur.data.vocab_of_file(opt.data)
+local batches = recur.data.CharBatches{data = vocab:encode_file(opt.data), batch_size = share, seq_len = opt.seq,
+  time_major = true, rank = rank, world = world}
+local embed = recur.Embedding{num_embeddings = vocab:size(), embedding_dim = 64}
+local rnn = recur.LSTM{input_size = 64, hidden_size = 128, num_layers = 2, dropout = 0.25}
+local decoder = recur.Linear{in_features = 128, out_features = vocab:size()}
+local model = recur.Sequential{{"embed", embed}, {"rnn", rnn}, {"decoder", decoder}}
+local optimizer = recur.optim.Adam{model, lr = 2e-3}
+local criterion = recur.CrossEntropyLoss()
+if dist then dist.broadcast(model) end
+
+local h, c, position, exchange = nil, nil, 0, 0
+local function step()
+  position = position % batches:num_batches() + 1
+  local x, y = batches:batch(position)
+  optimizer:zero_grad()
+  local out, hn, cn = rnn:forward(embed:forward(x), h, c)
+  local loss = criterion:forward(decoder:forward(out), y)
+  embed:backward(rnn:backward(decoder:backward(criterion:backward())))
+  if dist then
+    local t0 = recur.monotonic()
+    dist.allreduce_gradients(model)
+    exchange = exchange + recur.monotonic() - t0
+    loss = dist.allreduce(loss, "mean")
+  end
+  recur.clip_grad_norm(model, 5)
+  optimizer:step()
+  h, c = hn, cn
+  return loss
+end
+
+for _ = 1, 3 do step() end
+if rank == 0 then
+  print("ready")
+  io.stdout:flush()
+end
+while true do
+  local n = 0
+  if rank == 0 then
+    local line = io.read("*l")
+    n = tonumber(line and line:match("^run (%d+)$")) or 0
+  end
+  if dist then n = dist.allreduce(n, "max") end
+  if n == 0 then break end
+  if dist then dist.barrier() end
+  exchange = 0
+  local t0 = recur.monotonic()
+  for _ = 1, n do step() end
+  if dist then dist.barrier() end
+  local seconds = recur.monotonic() - t0
+  local least, most = exchange, exchange
+  if dist then least, most = dist.allreduce(exchange, "min"), dist.allreduce(exchange, "max") end
+  if rank == 0 then
+    print(string.format("result %.6f %.6f %.6f", seconds, least, most))
+    io.stdout:flush()
+  end
+end
