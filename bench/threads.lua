@@ -77,7 +77,7 @@ local cfg = recur.config()
 print(string.format("recur %s, %s; BLAS %s (core %s); recur threads 1 and %d, OpenBLAS 1 thread each "
   .. "(recur.set_num_threads); OPENBLAS_CORETYPE=%s", cfg.version, cfg.lua, cfg.blas, cfg.blas_corename, opt.threads,
   os.getenv("OPENBLAS_CORETYPE") or "unset"))
-print(string.format("rounds %d, samples of ~%.1f s, sides interleaved (order reversed every round); load average before: %s",
+print(string.format("rounds %d, samples of ~%.2f s, sides interleaved (order reversed every round); load average before: %s",
   opt.rounds, opt.sample, load_average()))
 print(string.format("%-28s %10s %10s %22s %22s", "case", "1t ms", opt.threads .. "t ms", "wall speed-up",
   "critical speed-up"))
