@@ -28,7 +28,7 @@ EMBED_API = src/embed/tensor_view.c
 SRC = $(BLAS_SRC) $(filter-out src/core/blas.c src/core/blas_portable.c,$(wildcard src/core/*.c)) $(wildcard src/lua/*.c) \
   $(EMBED_API)
 HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
-LUA_MODULES = $(wildcard lua/recur/*.lua)
+LUA_MODULES = $(filter-out lua/recur/distributed.lua,$(wildcard lua/recur/*.lua))
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
 LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
 ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)

@@ -79,7 +79,7 @@ say(string.format("threads %d, BLAS %s (%s), OPENBLAS_NUM_THREADS=%s OPENBLAS_CO
 -- gradient does not), from the first batch of each pass; training and validation keep
 -- their own state
 local state = {train = {}, val = {}}
-local trace = opt.trace ~= "" and assert(io.open(opt.trace, "w"))
+local trace = opt.trace ~= "" and rank == 0 and assert(io.open(opt.trace, "w"))
 local fit = dist and dist.fit or recur.train.fit
 local history = fit{
   model = model, optimizer = optimizer, schedule = schedule, train = train, val = val, epochs = opt.epochs,
