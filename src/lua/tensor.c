@@ -28,7 +28,7 @@ float *rcl_new_storage(lua_State *L, size_t n) {
 
 /* the element count of a shape made inside recur, which keeps args.h's invariant */
 static size_t checked_numel(lua_State *L, int ndim, const lua_Integer *shape) {
-  size_t n;
+  size_t n = 0; /* luaL_error does not return, which clang cannot see */
   if (ndim < 1 || ndim > RC_MAX_DIMS || !rcl_shape_numel(shape, ndim, &n)) {
     char text[160];
     rcl_shape_string(shape, ndim < 1 ? 0 : ndim > RC_MAX_DIMS ? RC_MAX_DIMS : ndim, text, sizeof text);
