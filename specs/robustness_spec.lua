@@ -357,6 +357,8 @@ describe("the Lua-API fuzzer", function()
     assert.are.equal("argument", classify("bad argument #1 to 'zeros' (shape: expected a table, got nil)"))
     assert.are.equal("argument", classify("fuzz:1: save: metadata 'x': the string is not valid UTF-8 (byte 2)"))
     assert.are.equal("argument", classify("Adam:load_state: step: expected a non-negative integer, got x"))
+    assert.are.equal("argument", classify("fuzz:1: training diverged at step 3: the loss is -inf (try a lower ...)"))
+    assert.are.equal("internal", classify("/x/lua/recur/train.lua:9: training diverged: the loss is -inf"))
     assert.are.equal("internal", classify("/x/lua/recur/nn.lua:12: Linear: option in_features is required"))
     assert.are.equal("internal", classify("fuzz:1: attempt to index a nil value (field '?')"))
     assert.are.equal("internal", classify("/x/lua/recur/optim.lua:3: attempt to compare number with nil"))
@@ -366,6 +368,58 @@ describe("the Lua-API fuzzer", function()
     assert.are.equal("resource", classify("not enough memory"))
     assert.are.equal("hostile", classify("fuzz/lua_api/hostile.lua:20: HOSTILE metamethod"))
   end)
+
+  -- calls the fuzzer found raising internal errors (runtime errors inside recur, errors at a
+  -- line of recur's, messages naming no function); each must now be a clear argument error
+  -- at the caller's line; those marked "ok:" must run without error
+  local findings = {
+    'R.train.format_duration(R.randn({3, 3}))', 'R.train.format_duration()', 'ok: R.train.format_duration(1e308)',
+    'R.train.History(function() end)', 'R.train.History(9.2e18)', 'R.train.History({1, 2}):write_csv("h.csv")',
+    'R.train.History({}):write_svg("h.svg", 1)', 'R.train.Progress{out = io.stdout}:update(R.zeros{1})',
+    'R.train.Progress{out = io.stdout}:print()', 'ok: R.train.Progress{out = io.stdout, every = 1e9}:update(1e300)',
+    'R.train.LossGuard():check(-math.huge, R.train.LossGuard())', 'ok: R.train.LossGuard{warmup = 0}:check(1.5)',
+    'R.train.LossGuard():load_state({seen = 3})',
+    'R.nn.flat_pairs()', 'R.nn.flat_pairs(io.stdout)', 'R.nn.flat_pairs({n = 1})', 'R.nn.flat_pairs(R.randn({2}))',
+    'R.nn.flat_pairs({}, -0.5)', 'R.nn.flat_pairs({}, "x y")', 'R.optim.AdamW({{0}, lr = 0.2})',
+    'R.optim.AdamW({{R.randn({1}), R.randn({0})}})', 'R.clip_grad_norm({R.randn({4}), {}}, 1.7)',
+    'R.train.check_gradients({setmetatable({}, {__index = function() return 1 end}), R.randn({4})})',
+    'R.data.vocab_of_file(2)', 'R.data.vocab_of_file()', 'R.data.Vocab({"a"}):encode_file({2, 1})',
+    'R.data.Vocab({"a"}):encode("\\255")', 'R.data.read_csv("no such file.csv", {numbers = {"b"}})',
+    'R.data.read_csv(".", {numbers = {"a"}})', 'R.data.split(R.zeros{4}, 0/0)',
+    'R.data.Normalizer(R.randn({4, 2})):apply(R.randn({1, 3, 4}))',
+    'R.data.Normalizer(R.randn({4, 2})):apply(H.impostor("recur.Tensor"))',
+    'ok: R.nn.state_of(H.lying(1 << 62, 1))', 'ok: R.checkpoint.state_of(H.impostor("recur.Linear"))',
+    'R.nn.state_of({m = {forward = function() end, named_parameters = function() return {} end}})',
+    'R.nn.load_state(R.Linear{in_features = 1, out_features = 1}, setmetatable({}, {__index = function() return 1 end}))',
+    'R.Linear({in_features = 1, out_features = 2, generator = -1.5})',
+    'R.Linear({in_features = 1, out_features = 1e300})', 'R.Linear({in_features = 2^30, out_features = 2^30})',
+    'R.Embedding({num_embeddings = 3, embedding_dim = 4, generator = "x"})',
+    'R.Linear({in_features = 1, out_features = 2}):reset_parameters(io.stdout)',
+    'R.Embedding({num_embeddings = 3, embedding_dim = 4}):forward({H.raising(), 2, 3})',
+    'R.Embedding({num_embeddings = 3, embedding_dim = 4}):forward({{1}, 2})',
+    'local d = R.Dropout(); d:forward(R.randn({2, 1, 2})); d:backward(R.randn({2, 4, 2}))',
+    'R.LSTM({input_size = 1, hidden_size = 2}):workspace_bytes()',
+    'R.LSTM({input_size = 1, hidden_size = 2}):workspace_bytes(2147483647, 4)',
+    'R.LSTM({input_size = 3, hidden_size = 1, proj_size = 9.2233720368547758e+18})',
+    'local s = R.Sequential({R.Dropout()}); s:add(s)',
+    'R.Sequential({R.Dropout(), {"x", setmetatable({forward = function(_, x) return x end}, {})}}):backward(1)',
+    'R.Sequential({{"x", {forward = function(_, x) return x end}}}):config()',
+    'ok: R.Sequential({{"x", {forward = function() end, train = 1}}}):evaluate()',
+    'R.plot.write_csv("no/such/dir/a 13:45: b.csv", {"a"}, {{1}})',
+  }
+  for _, line in ipairs(findings) do
+    it("keeps the finding fixed: " .. line, function()
+      local env = setmetatable({R = recur, H = require "hostile", V = {}}, {__index = _G})
+      local code = line:gsub("^ok: ", "")
+      local ok, err = pcall(assert(load(code, "=fuzz", "t", env)))
+      if code ~= line then
+        assert.is_true(ok, tostring(err))
+      else
+        assert.is_false(ok, "no error")
+        assert.are.equal("argument", classify(err), tostring(err))
+      end
+    end)
+  end
 
   it("generates the same calls from the same seed, over the whole public API", function()
     local function lines(seed)

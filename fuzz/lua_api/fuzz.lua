@@ -25,7 +25,7 @@ local opts = {chunk = 2000, timeout = 120, ["first-seed"] = 1, out = root .. "/b
 local i = 1
 while arg[i] do
   local name = assert(arg[i]:match("^%-%-([%w-]+)$"), "unknown argument " .. arg[i])
-  if name == "keep-going" or name == "sanitizers" or name == "internal-not-fatal" then
+  if name == "keep-going" or name == "sanitizers" then
     opts[name] = true
   else
     opts[name] = assert(arg[i + 1], "--" .. name .. " needs a value")
@@ -160,7 +160,4 @@ for _, sig in ipairs(internal_order) do
     replay(e.dir, e.block:match("line (%d+)")),
     e.block:gsub("^INTERNAL ERROR[^\n]*\n", "")))
 end
--- --internal-not-fatal: internal errors are listed but only crashes, hangs and sanitizer
--- reports fail the run (CI uses it until the internal errors found after the merges of
--- issues 12-17 are fixed: see issue 13)
-os.exit((#failures == 0 and (opts["internal-not-fatal"] or #internal_order == 0)) and 0 or 1)
+os.exit((#failures == 0 and #internal_order == 0) and 0 or 1)

@@ -30,7 +30,7 @@ checkpoint.state_of = nn.state_of
 --- The configuration of a module or a named table of modules, for rebuilding (nil when
 -- there is none: a table of tensors, or a table that contains itself).
 local function config_of(obj, seen)
-  if (type(obj) == "table" or type(obj) == "userdata") and obj.config then return obj:config() end
+  if (type(obj) == "table" or type(obj) == "userdata") and type(obj.config) == "function" then return obj:config() end
   seen = seen or {}
   if type(obj) == "table" and not seen[obj] and not is_tensor(next(obj) and obj[next(obj)]) then
     seen[obj] = true

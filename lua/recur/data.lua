@@ -9,9 +9,10 @@ local util = require "recur.util"
 local F = core.F
 local data = {}
 
--- argument checks: the error points at the caller of the public function (level 3)
+-- argument checks: errors are raised with util.error, at the user's line however deep the check
 local function shown(v)
   if type(v) == "number" then return tostring(v) end
+  if util.is_tensor(v) then return string.format("a %d-D recur.Tensor", v:dim()) end
   if type(v) == "string" then return string.format("%q", v) end
   return util.describe(v)
 end
@@ -20,48 +21,50 @@ local function bad_argument(fn, name, expected, value)
   return string.format("%s: %s: expected %s, got %s", fn, name, expected, shown(value))
 end
 
--- checks for public functions: 1 is the check, 2 the public function, 3 its caller
 local function check_string(fn, name, v)
-  if type(v) ~= "string" then error(bad_argument(fn, name, "a string", v), 3) end
+  if type(v) ~= "string" then util.error(bad_argument(fn, name, "a string", v)) end
 end
 
 local function is_a(v, name)
   local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == name
+  return type(v) == "userdata" and type(mt) == "table" and mt.__name == name
 end
 
 local function check_ids(fn, name, v)
   if not (is_a(v, "recur.Tensor") or is_a(v, "recur.IdBuffer")) then
-    error(bad_argument(fn, name, "a recur.Tensor or a recur.IdBuffer of ids", v), 3)
+    util.error(bad_argument(fn, name, "a recur.Tensor or a recur.IdBuffer of ids", v))
   end
 end
 
 local function pack(...) return {n = select("#", ...), ...} end
 
--- calls a C function; its error is raised at the public function's caller, with a prefix
+-- calls a C function; its error is raised at the user's line, with a prefix
 local function call(prefix, f, ...)
   local result = pack(pcall(f, ...))
-  if not result[1] then error(prefix .. tostring(result[2]):gsub("^bad argument #%d+ to '[^']*' ", ""), 3) end
+  if not result[1] then util.error(prefix .. tostring(result[2]):gsub("^bad argument #%d+ to '[^']*' ", "")) end
   return util.unpack(result, 2, result.n)
+end
+
+-- the whole file as a string, or an error "fn: cannot open/read ..." at the user's line
+local function read_whole(fn, path)
+  check_string(fn, "path", path)
+  local f, err = io.open(path, "rb")
+  if not f then util.error(fn .. ": cannot open " .. err) end
+  local text, read_err = f:read("*a")
+  f:close()
+  if not text then util.error(string.format("%s: cannot read %s: %s", fn, path, tostring(read_err))) end
+  return text
 end
 
 --- The whole file as a string, or a clear error (missing, unreadable, a directory).
 -- @string path
-function data.read_file(path)
-  check_string("read_file", "path", path)
-  local f, err = io.open(path, "rb")
-  if not f then error("read_file: cannot open " .. err, 2) end
-  local text, read_err = f:read("*a")
-  f:close()
-  if not text then error(string.format("read_file: cannot read %s: %s", path, tostring(read_err)), 2) end
-  return text
-end
+function data.read_file(path) return read_whole("read_file", path) end
 
--- opens a file for reading, or raises "fn: cannot open ..." at the public function's caller
+-- opens a file for reading, or raises "fn: cannot open ..." at the user's line
 local function open(fn, path)
   check_string(fn, "path", path)
   local f, err = io.open(path, "rb")
-  if not f then error(fn .. ": cannot open " .. err, 3) end
+  if not f then util.error(fn .. ": cannot open " .. err) end
   return f
 end
 
@@ -87,7 +90,7 @@ local function tokens_of(tokens, ids)
   local out = {}
   for i = 1, n do
     local token = tokens[flat[i]]
-    if not token then error(string.format("decode: id %s at %d is not in 1..%d", tostring(flat[i]), i, #tokens), 3) end
+    if not token then util.error(string.format("decode: id %s at %d is not in 1..%d", tostring(flat[i]), i, #tokens)) end
     out[i] = token
   end
   return out
@@ -100,16 +103,16 @@ Vocab.kind = "char"
 -- Fields: `chars` (id -> character; also as `tokens`), `index` (character -> id).
 -- @tparam {string,...} chars distinct characters
 function data.Vocab(chars)
-  if type(chars) ~= "table" then error(bad_argument("Vocab", "chars", "an array of characters", chars), 2) end
+  if type(chars) ~= "table" then util.error(bad_argument("Vocab", "chars", "an array of characters", chars)) end
   local self = setmetatable({chars = {}, index = {}}, Vocab)
   for i, ch in ipairs(chars) do
     if type(ch) ~= "string" or select(3, pcall(F.utf8_scan, ch)) ~= 1 then
-      error(string.format("Vocab: chars[%d]: expected one UTF-8 character, got %s", i, shown(ch)), 2)
+      util.error(string.format("Vocab: chars[%d]: expected one UTF-8 character, got %s", i, shown(ch)))
     end
-    if self.index[ch] then error("Vocab: duplicate character " .. string.format("%q", ch), 2) end
+    if self.index[ch] then util.error("Vocab: duplicate character " .. string.format("%q", ch)) end
     self.chars[i], self.index[ch] = ch, i
   end
-  if #self.chars == 0 then error("Vocab: no characters", 2) end
+  if #self.chars == 0 then util.error("Vocab: no characters") end
   self.tokens = self.chars
   return self
 end
@@ -118,7 +121,7 @@ end
 function data.vocab_of(text)
   check_string("vocab_of", "text", text)
   local chars = call("vocab_of: ", F.utf8_scan, text)
-  if #chars == 0 then error("vocab_of: the text is empty", 2) end
+  if #chars == 0 then util.error("vocab_of: the text is empty") end
   return data.Vocab(chars)
 end
 
@@ -129,8 +132,8 @@ function data.vocab_of_file(path)
   local f = open("vocab_of_file", path)
   local ok, chars, count = pcall(F.utf8_scan, f)
   f:close()
-  if not ok then error("vocab_of_file: " .. path .. ": " .. tostring(chars), 2) end
-  if count == 0 then error("vocab_of_file: " .. path .. " is empty", 2) end
+  if not ok then util.error("vocab_of_file: " .. path .. ": " .. tostring(chars)) end
+  if count == 0 then util.error("vocab_of_file: " .. path .. " is empty") end
   return data.Vocab(chars), count
 end
 
@@ -141,7 +144,7 @@ function Vocab:size() return #self.chars end
 --- The ids of text's characters, as a 1-D tensor.
 function Vocab:encode(text)
   check_string("encode", "text", text)
-  return call("", F.utf8_encode, text, self.chars)
+  return call("encode: ", F.utf8_encode, text, self.chars)
 end
 
 --- The ids of a file's characters, streamed into a `recur.IdBuffer` (1 byte per character
@@ -154,7 +157,7 @@ function Vocab:encode_file(path)
     ok, result = pcall(F.utf8_encode, f, self.chars, count)
   end
   f:close()
-  if not ok then error("encode_file: " .. path .. ": " .. tostring(result), 2) end
+  if not ok then util.error("encode_file: " .. path .. ": " .. tostring(result)) end
   return result
 end
 
@@ -214,14 +217,14 @@ local WORD_OPTIONS = {
 function data.WordVocab(opts)
   local o = util.options("WordVocab", opts, WORD_OPTIONS)
   local sources = (o.text and 1 or 0) + (o.path and 1 or 0) + (o.tokens and 1 or 0)
-  if sources ~= 1 then error("WordVocab: give exactly one of text, path and tokens", 2) end
+  if sources ~= 1 then util.error("WordVocab: give exactly one of text, path and tokens") end
   local self = setmetatable({tokens = {o.unknown}, index = {[o.unknown] = 1}, counts = {},
     unknown = o.unknown, tokenize_options = {newlines = o.newlines, lower = o.lower}}, WordVocab)
   if o.tokens then
     for i, token in ipairs(o.tokens) do
-      if type(token) ~= "string" then error(string.format("WordVocab: tokens[%d]: expected a string, got %s", i,
-        shown(token)), 2) end
-      if self.index[token] then error(string.format("WordVocab: duplicate token %q", token), 2) end
+      if type(token) ~= "string" then util.error(string.format("WordVocab: tokens[%d]: expected a string, got %s", i,
+        shown(token))) end
+      if self.index[token] then util.error(string.format("WordVocab: duplicate token %q", token)) end
       local id = #self.tokens + 1
       self.tokens[id], self.index[token] = token, id
     end
@@ -258,7 +261,7 @@ function WordVocab:encode(text)
   check_string("encode", "text", text)
   local ids = {}
   for i, token in ipairs(data.tokenize(text, self.tokenize_options)) do ids[i] = self.index[token] or 1 end
-  if #ids == 0 then error("encode: the text has no tokens", 2) end
+  if #ids == 0 then util.error("encode: the text has no tokens") end
   return core.tensor(ids)
 end
 
@@ -297,13 +300,13 @@ end
 --- Splits a tensor or IdBuffer along its first dimension: the first `fraction` and the rest (views).
 function data.split(t, fraction)
   check_ids("split", "t", t)
-  if type(fraction) ~= "number" or fraction <= 0 or fraction >= 1 then
-    error("split: fraction: expected a number in (0, 1), got " .. shown(fraction), 2)
+  if type(fraction) ~= "number" or not (fraction > 0 and fraction < 1) then
+    util.error("split: fraction: expected a number in (0, 1), got " .. shown(fraction))
   end
   local n = t:size(1)
   local first = math.floor(n * fraction)
   if first < 1 or first >= n then
-    error(string.format("split: %d rows cannot be split at %g into two non-empty parts", n, fraction), 2)
+    util.error(string.format("split: %d rows cannot be split at %g into two non-empty parts", n, fraction))
   end
   return t:narrow(1, 1, first), t:narrow(1, first + 1, n - first)
 end
@@ -328,18 +331,18 @@ function data.CharBatches(opts)
     world = {"integer", default = 1, min = 1},
   })
   if not (is_a(o.data, "recur.Tensor") or is_a(o.data, "recur.IdBuffer")) then
-    error("CharBatches: option data: expected a recur.Tensor or a recur.IdBuffer of ids, got " .. shown(o.data), 2)
+    util.error("CharBatches: option data: expected a recur.Tensor or a recur.IdBuffer of ids, got " .. shown(o.data))
   end
   if o.rank >= o.world then
-    error(string.format("CharBatches: option rank: expected 0..%d (world = %d), got %d", o.world - 1, o.world, o.rank), 2)
+    util.error(string.format("CharBatches: option rank: expected 0..%d (world = %d), got %d", o.world - 1, o.world, o.rank))
   end
   o.ids = is_a(o.data, "recur.IdBuffer") and o.data or call("CharBatches: data: ", F.ids_from, o.data)
   local n, rows = o.ids:numel(), o.batch_size * o.world
   o.stream = util.idiv(n - 1, rows)
   o.count = util.idiv(o.stream, o.seq_len)
   if o.count < 1 then
-    error(string.format("CharBatches: %d tokens make no batch of %d x %d (need at least %d)", n, rows,
-      o.seq_len, rows * o.seq_len + 1), 2)
+    util.error(string.format("CharBatches: %d tokens make no batch of %d x %d (need at least %d)", n, rows,
+      o.seq_len, rows * o.seq_len + 1))
   end
   o.position = 0
   return setmetatable(o, CharBatches)
@@ -352,7 +355,7 @@ function CharBatches:num_batches() return self.count end
 --- Batch i (1..num_batches): x, y (new float tensors).
 function CharBatches:batch(i)
   if not util.is_integer(i) or i < 1 or i > self.count then
-    error(string.format("batch: expected 1..%d, got %s", self.count, shown(i)), 2)
+    util.error(string.format("batch: expected 1..%d, got %s", self.count, shown(i)))
   end
   return F.ids_batch(self.ids, self.rank * self.batch_size, self.batch_size, self.stream, (i - 1) * self.seq_len,
     self.seq_len, self.time_major)
@@ -376,7 +379,7 @@ function CharBatches:state() return {position = self.position} end
 -- @tab s
 function CharBatches:load_state(s)
   if type(s) ~= "table" or not util.is_integer(s.position) or s.position < 0 or s.position > self.count then
-    error(string.format("load_state: expected {position = 0..%d}, got %s", self.count, shown(s)), 2)
+    util.error(string.format("load_state: expected {position = 0..%d}, got %s", self.count, shown(s)))
   end
   self.position = s.position
   return self
@@ -398,14 +401,14 @@ function data.read_csv(path, opts)
   check_string("read_csv", "path", path)
   local o = util.options("read_csv", opts or {}, {numbers = {"table", default = {}}, strings = {"table", default = {}},
     separator = {"string"}, missing = {"any", default = "error"}, where = {"table"}})
-  if o.separator and #o.separator ~= 1 then error(bad_argument("read_csv", "separator", "one character", o.separator), 2) end
+  if o.separator and #o.separator ~= 1 then util.error(bad_argument("read_csv", "separator", "one character", o.separator)) end
   local m = o.missing
   if type(m) ~= "number" and m ~= "error" and m ~= "skip" and m ~= "nan" then
-    error(bad_argument("read_csv", "missing", '"error", "skip", "nan" or a number', m), 2)
+    util.error(bad_argument("read_csv", "missing", '"error", "skip", "nan" or a number', m))
   end
-  local ok, columns, rows = pcall(F.read_csv, data.read_file(path), o.numbers, o.strings,
+  local ok, columns, rows = pcall(F.read_csv, read_whole("read_csv", path), o.numbers, o.strings,
     {separator = o.separator, missing = m, where = o.where})
-  if not ok then error(path .. ": " .. tostring(columns), 2) end
+  if not ok then util.error("read_csv: " .. path .. ": " .. tostring(columns)) end
   return columns, rows
 end
 
@@ -425,19 +428,19 @@ function data.parse_datetime(s, format)
   if seconds then return seconds end
   local where = string.format("at character %d, expected %s", at, expected)
   if format then
-    error(string.format("parse_datetime: %q does not match the format %q (%s)", s, format, where), 2)
+    util.error(string.format("parse_datetime: %q does not match the format %q (%s)", s, format, where))
   end
   local hint = s:find("^%s*%d%d?[/.-]%d%d?[/.-]%d+") and
     "; day and month are ambiguous here: give a format such as \"%m/%d/%Y\" or \"%d/%m/%Y\"" or
     "; give a format for other forms, e.g. parse_datetime(s, \"%d/%m/%Y %H:%M\")"
-  error(string.format("parse_datetime: %q is not a date in any of the forms tried (%s): %s%s", s, where,
-    F.datetime_forms(), hint), 2)
+  util.error(string.format("parse_datetime: %q is not a date in any of the forms tried (%s): %s%s", s, where,
+    F.datetime_forms(), hint))
 end
 
 local Normalizer = util.class("recur.data.Normalizer")
 
 local function check_series(fn, name, t)
-  if not is_a(t, "recur.Tensor") or t:dim() > 2 then error(bad_argument(fn, name, "a 1-D or 2-D recur.Tensor", t), 3) end
+  if not is_a(t, "recur.Tensor") or t:dim() > 2 then util.error(bad_argument(fn, name, "a 1-D or 2-D recur.Tensor", t)) end
 end
 
 --- Per-column mean and standard deviation of a (N) or (N, F) tensor (fit on the training
@@ -461,7 +464,7 @@ local function map_columns(self, fn_name, t, fn)
   check_series(fn_name, "t", t)
   local cols = t:dim() == 2 and t:size(2) or 1
   if cols ~= #self.mean then
-    error(string.format("%s: t has %d columns, the normalizer %d", fn_name, cols, #self.mean), 3)
+    util.error(string.format("%s: t has %d columns, the normalizer %d", fn_name, cols, #self.mean))
   end
   if t:dim() == 1 then return fn(t:clone(), 1) end
   local by_column = t:transpose(1, 2)
@@ -507,23 +510,23 @@ local function regular_segments(o, n)
   if not o.timestamps then return {{1, n}} end
   local ts = o.timestamps
   if #ts ~= n then
-    error(string.format("Windows: option timestamps: expected %d timestamps (one per row), got %d", n, #ts), 3)
+    util.error(string.format("Windows: option timestamps: expected %d timestamps (one per row), got %d", n, #ts))
   end
   for i = 1, n do
     if type(ts[i]) ~= "number" or ts[i] ~= ts[i] then
-      error(string.format("Windows: timestamps[%d]: expected a number of seconds, got %s", i, shown(ts[i])), 3)
+      util.error(string.format("Windows: timestamps[%d]: expected a number of seconds, got %s", i, shown(ts[i])))
     end
   end
   local step = o.step or usual_step(ts)
-  if not step or step <= 0 then error("Windows: the timestamps do not increase (option step: give the spacing)", 3) end
+  if not step or step <= 0 then util.error("Windows: the timestamps do not increase (option step: give the spacing)") end
   local segments, first = {}, 1
   for i = 2, n do
     local d = ts[i] - ts[i - 1]
     if math.abs(d - step) > 1e-6 * step then
       if o.gaps == "error" then
-        error(string.format("Windows: rows %d and %d are %s s apart, not the %s s step (%s -> %s): a gap, a repeated " ..
+        util.error(string.format("Windows: rows %d and %d are %s s apart, not the %s s step (%s -> %s): a gap, a repeated " ..
           "or an out-of-order time (option gaps = \"split\" keeps windows within the regular stretches)", i - 1, i,
-          tostring(d), tostring(step), utc(ts[i - 1]), utc(ts[i])), 3)
+          tostring(d), tostring(step), utc(ts[i - 1]), utc(ts[i])))
       end
       segments[#segments + 1] = {first, i - 1}
       first = i
@@ -554,18 +557,18 @@ function data.Windows(opts)
     gaps = {"string", default = "error", one_of = {"error", "split"}},
   })
   if not is_a(o.series, "recur.Tensor") or o.series:dim() > 2 then
-    error("Windows: option series: expected a 1-D or 2-D recur.Tensor, got " .. shown(o.series), 2)
+    util.error("Windows: option series: expected a 1-D or 2-D recur.Tensor, got " .. shown(o.series))
   end
   local n, F_ = o.series:size(1), o.series:dim() == 2 and o.series:size(2) or 1
   for i, c in ipairs(o.targets) do
     if not util.is_integer(c) or c < 1 or c > F_ then
-      error(string.format("Windows: targets[%d]: expected a column 1..%d, got %s", i, F_, shown(c)), 2)
+      util.error(string.format("Windows: targets[%d]: expected a column 1..%d, got %s", i, F_, shown(c)))
     end
   end
-  if #o.targets == 0 then error("Windows: option targets: expected at least one column", 2) end
+  if #o.targets == 0 then util.error("Windows: option targets: expected at least one column") end
   local span = o.input_len + o.horizon
   if span > n then
-    error(string.format("Windows: input_len + horizon = %d rows do not fit in a series of %d rows", span, n), 2)
+    util.error(string.format("Windows: input_len + horizon = %d rows do not fit in a series of %d rows", span, n))
   end
   local segments
   segments, o.step = regular_segments(o, n)
@@ -574,8 +577,8 @@ function data.Windows(opts)
     for s = seg[1], seg[2] - span + 1, o.stride do o.starts[#o.starts + 1] = s end
   end
   if #o.starts == 0 then
-    error(string.format("Windows: no evenly spaced stretch holds input_len + horizon = %d rows (%d stretches)", span,
-      #segments), 2)
+    util.error(string.format("Windows: no evenly spaced stretch holds input_len + horizon = %d rows (%d stretches)", span,
+      #segments))
   end
   return setmetatable(o, Windows)
 end
@@ -588,19 +591,19 @@ function Windows:count() return #self.starts end
 -- time_major, (input_len, B, F); y (B, horizon, #targets).
 function Windows:batch(which, time_major)
   if type(which) ~= "table" or #which == 0 then
-    error(bad_argument("batch", "which", "a non-empty array of window numbers", which), 2)
+    util.error(bad_argument("batch", "which", "a non-empty array of window numbers", which))
   end
   local starts = {}
   for i, w in ipairs(which) do
-    starts[i] = self.starts[w] or error(string.format("batch: window %s is not in 1..%d", shown(w), #self.starts), 2)
+    starts[i] = self.starts[w] or util.error(string.format("batch: window %s is not in 1..%d", shown(w), #self.starts))
   end
   return F.gather_windows(self.series, starts, self.input_len, self.horizon, self.targets, time_major)
 end
 
 --- A random permutation of 1..n from a generator (Fisher-Yates).
 function data.shuffle(n, gen)
-  if not util.is_integer(n) or n < 0 then error(bad_argument("shuffle", "n", "a non-negative integer", n), 2) end
-  if gen ~= nil and not is_a(gen, "recur.Generator") then error(bad_argument("shuffle", "gen", "a recur.Generator", gen), 2) end
+  if not util.is_integer(n) or n < 0 then util.error(bad_argument("shuffle", "n", "a non-negative integer", n)) end
+  if gen ~= nil and not is_a(gen, "recur.Generator") then util.error(bad_argument("shuffle", "gen", "a recur.Generator", gen)) end
   gen = gen or core.default_generator()
   local p = {}
   for i = 1, n do p[i] = i end
@@ -632,24 +635,24 @@ function data.WindowLoader(opts)
     world = {"integer", default = 1, min = 1},
   })
   if getmetatable(o.windows) ~= Windows then
-    error("WindowLoader: option windows: expected a recur.data.Windows, got " .. shown(o.windows), 2)
+    util.error("WindowLoader: option windows: expected a recur.data.Windows, got " .. shown(o.windows))
   end
   if o.generator ~= nil and not is_a(o.generator, "recur.Generator") then
-    error("WindowLoader: option generator: expected a recur.Generator, got " .. shown(o.generator), 2)
+    util.error("WindowLoader: option generator: expected a recur.Generator, got " .. shown(o.generator))
   end
   if o.rank >= o.world then
-    error(string.format("WindowLoader: option rank: expected 0..%d (world = %d), got %d", o.world - 1, o.world, o.rank), 2)
+    util.error(string.format("WindowLoader: option rank: expected 0..%d (world = %d), got %d", o.world - 1, o.world, o.rank))
   end
   local self = setmetatable(o, WindowLoader)
   self.global, self.position = o.batch_size * o.world, 0
   local n, total = o.windows:count(), self:num_batches()
   if total == 0 then
-    error(string.format("WindowLoader: %d windows make no batch of %d (drop_last)", n, self.global), 2)
+    util.error(string.format("WindowLoader: %d windows make no batch of %d (drop_last)", n, self.global))
   end
   local last = n - (total - 1) * self.global -- windows in the last global batch
   if o.world > 1 and last <= (o.world - 1) * o.batch_size then
-    error(string.format("WindowLoader: the last batch holds %d windows, too few for %d ranks of %d (set drop_last = " ..
-      "true, or a batch size that divides the %d windows)", last, o.world, o.batch_size, n), 2)
+    util.error(string.format("WindowLoader: the last batch holds %d windows, too few for %d ranks of %d (set drop_last = " ..
+      "true, or a batch size that divides the %d windows)", last, o.world, o.batch_size, n))
   end
   return self
 end
@@ -709,7 +712,7 @@ end
 function WindowLoader:load_state(s)
   if type(s) ~= "table" or not util.is_integer(s.position) or s.position < 0 or s.position > self:num_batches() or
     (s.position > 0 and self.shuffle and type(s.epoch_state) ~= "string") then
-    error("load_state: expected a table from WindowLoader:state(), got " .. shown(s), 2)
+    util.error("load_state: expected a table from WindowLoader:state(), got " .. shown(s))
   end
   self.position, self.epoch_state, self.order = s.position, s.epoch_state, nil
   if self.generator and s.generator then self.generator:set_state(s.generator) end

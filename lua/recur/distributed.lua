@@ -32,11 +32,18 @@ local dist = {}
 
 local function is_optimizer(v) return util.describe(v) == "recur.Optimizer" end
 
+-- Raises a caught error again at `level` (as for `error`, from raise's caller); one that
+-- already has a position (recur's argument errors point at the user's line) passes unchanged.
+local function raise(err, level)
+  if util.has_position(err) then error(err, 0) end
+  error(err, level + 1)
+end
+
 -- Calls a function of the C module or of recur; an error is raised again at `level`
 -- (from the caller of the function calling `call`), so that it points at the user's line.
 local function call(level, fn, ...)
   local result = {pcall(fn, ...)}
-  if not result[1] then error(result[2], level + 1) end
+  if not result[1] then raise(result[2], level + 1) end
   return util.unpack(result, 2)
 end
 
@@ -376,7 +383,7 @@ function dist.fit(opts)
   end
   dist.broadcast(opts.model)
   local ok, history = pcall(recur.train.fit, o)
-  if not ok then error(history, 2) end
+  if not ok then raise(history, 2) end
   dist.broadcast(opts.model) -- rank 0's final weights (the best ones, with keep_best) everywhere
   if timed_out and history.stopped == "callback" then history.stopped = "time" end
   return history
@@ -392,7 +399,10 @@ function dist.on_main(fn, ...)
   local ok, err = true, nil
   if mpi.rank() == 0 then ok, err = pcall(fn, ...) end
   local outcome = call(2, mpi.broadcast_string, ok and "ok" or "error: " .. tostring(err), 0, "on_main")
-  if outcome ~= "ok" then error(mpi.rank() == 0 and tostring(err) or "rank 0 failed: " .. outcome:sub(8), 2) end
+  if outcome ~= "ok" then
+    if mpi.rank() == 0 then raise(err, 2) end
+    error("rank 0 failed: " .. outcome:sub(8), 2)
+  end
 end
 
 --- Saves a training checkpoint from rank 0 (recur.checkpoint.save_training's `parts`);
@@ -419,7 +429,7 @@ function dist.save_training(path, parts)
     end
   end
   local ok, err = pcall(dist.on_main, checkpoint.save_training, path, mine)
-  if not ok then error(err, 2) end
+  if not ok then raise(err, 2) end
 end
 
 --- Restores a training checkpoint (from save_training, or from a single process) on every

@@ -12,6 +12,10 @@ local F = core.F
 local nn = {}
 
 local rawlen, is_tensor = util.rawlen, util.is_tensor
+-- The cell types of the C core (src/core/cells.h) and the size limits of layers.
+local CELLS, LIMITS = F.rnn_cells()
+-- Linear's and Embedding's sizes: BLAS takes 32-bit ints (their products are checked by zeros)
+local MAX_FEATURES = 2147483647
 
 local function sorted_keys(t)
   local keys = {}
@@ -31,7 +35,7 @@ end
 -- A module is a table with a `forward`; a container is a module with `children` (and
 -- `child_names`). The children of a container are its modules; of a plain table, its
 -- entries by sorted key.
-local function is_module(v) return type(v) == "table" and v.forward ~= nil end
+local function is_module(v) return type(v) == "table" and type(v.forward) == "function" end
 
 local function children_of(v)
   local out = {}
@@ -108,7 +112,11 @@ local function attach_parameters(self, specs, params, grads)
     for _, d in ipairs(s[2]) do n = n * d end
     total = total + n
   end
-  self._params, self._grads = params or core.zeros{total}, grads or core.zeros{total}
+  if not params then
+    local owner = util.describe(self):gsub("^recur%.", "")
+    params, grads = util.call(owner, core.zeros, {total}), util.call(owner, core.zeros, {total})
+  end
+  self._params, self._grads = params, grads
   self._names, self._views, self._grad_views = {}, {}, {}
   local at = 1
   for i, s in ipairs(specs) do
@@ -124,11 +132,26 @@ end
 
 -- A module's own parameters (not its children's): names in order, name -> view, name ->
 -- gradient view. Modules from outside recur that define named_parameters give theirs.
-local function own_parameters(m)
+local function own_parameters(m, what, path)
   if m.named_parameters == Module.named_parameters or m.named_parameters == nil then
     return rawget(m, "_names") or {}, rawget(m, "_views") or {}, rawget(m, "_grad_views") or {}
   end
-  return m:parameter_names(), m:named_parameters(), m.named_gradients and m:named_gradients() or {}
+  local where = path == "" and "the argument" or "'" .. path .. "'"
+  for _, method in ipairs{"named_parameters", "parameter_names"} do
+    if type(m[method]) ~= "function" then util.error("%s: %s (%s) has no method %s", what, where, util.describe(m), method) end
+  end
+  local names, views = m:parameter_names(), m:named_parameters()
+  local grads = type(m.named_gradients) == "function" and m:named_gradients() or {}
+  util.array(what, where .. ":parameter_names()", names, function(n) return type(n) == "string" end, "a string")
+  if type(views) ~= "table" or type(grads) ~= "table" then
+    util.error("%s: %s: named_parameters() and named_gradients() must return tables", what, where)
+  end
+  for _, n in ipairs(names) do
+    if not is_tensor(rawget(views, n)) then
+      util.error("%s: %s: named_parameters() has no tensor '%s' of parameter_names()", what, where, n)
+    end
+  end
+  return names, views, grads
 end
 
 -- the parameter names under self in order, and name -> view (which = 2) or gradient (3)
@@ -136,7 +159,7 @@ local function collect(self, which, what)
   local names, map = {}, {}
   local list, paths = modules_of(self, what)
   for i, m in ipairs(list) do
-    local own = {own_parameters(m)}
+    local own = {own_parameters(m, what, paths[i])}
     local prefix = paths[i] == "" and "" or paths[i] .. "."
     for _, n in ipairs(own[1]) do
       names[#names + 1], map[prefix .. n] = prefix .. n, own[which][n]
@@ -184,7 +207,7 @@ function Module:train(on)
   for _, m in ipairs((modules_of(self, "train"))) do
     if m.train == Module.train then
       m._training = on
-    elseif m.train then
+    elseif type(m.train) == "function" then
       m:train(on)
     end
   end
@@ -199,6 +222,12 @@ function Module:__tostring() return self.__name end
 local function check_forward_done(self, what)
   if self._input == nil then
     util.error("%s:backward: no forward to differentiate (call forward first)", what)
+  end
+end
+
+local function check_generator(fn, gen)
+  if gen ~= nil and not (type(gen) == "userdata" and util.describe(gen) == "recur.Generator") then
+    util.error("%s: gen: expected a recur.Generator or nil, got %s", fn, util.describe(gen))
   end
 end
 
@@ -221,7 +250,7 @@ local function state_of(obj, what)
     end
     if is_module(v) then
       local prefix = path == "" and "" or path .. "."
-      local own_names, own = own_parameters(v)
+      local own_names, own = own_parameters(v, what, path)
       for _, n in ipairs(own_names) do
         if tensors[prefix .. n] then
           util.error("%s: two tensors are named '%s'", what, prefix .. n)
@@ -275,7 +304,7 @@ local function load_state(obj, tensors, opts)
   local report = {loaded = {}, missing = {}, unexpected = {}, mismatched = {}}
   local bad = {}
   for _, n in ipairs(names) do
-    local t = tensors[n]
+    local t = rawget(tensors, n)
     if t == nil then
       report.missing[#report.missing + 1] = n
     elseif shape_text(t) ~= shape_text(own[n]) then
@@ -295,8 +324,8 @@ local function load_state(obj, tensors, opts)
     util.error("load_state: the state does not fit the model (%s)", table.concat(parts, "; "))
   end
   for _, n in ipairs(names) do
-    if tensors[n] and not bad[n] then
-      own[n]:copy(tensors[n])
+    if rawget(tensors, n) and not bad[n] then
+      own[n]:copy(rawget(tensors, n))
       report.loaded[#report.loaded + 1] = n
     end
   end
@@ -338,10 +367,10 @@ local Linear = util.class("recur.Linear", Module)
 -- @tparam table opts
 function nn.Linear(opts)
   local o = util.options("Linear", opts, {
-    in_features = {"integer", required = true, min = 1},
-    out_features = {"integer", required = true, min = 1},
+    in_features = {"integer", required = true, min = 1, max = MAX_FEATURES},
+    out_features = {"integer", required = true, min = 1, max = MAX_FEATURES},
     bias = {"boolean", default = true},
-    generator = {"any"},
+    generator = {"recur.Generator"},
   })
   local self = setmetatable({in_features = o.in_features, out_features = o.out_features}, Linear)
   local specs = {{"weight", {o.out_features, o.in_features}}}
@@ -354,6 +383,7 @@ end
 --- Re-draws weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)), as torch.
 -- @tparam[opt] Generator gen the default generator if nil
 function Linear:reset_parameters(gen)
+  check_generator("Linear:reset_parameters", gen)
   local bound = 1 / math.sqrt(self.in_features)
   for _, p in ipairs(self:parameters()) do uniform_(p, bound, gen) end
   return self
@@ -401,9 +431,9 @@ local Embedding = util.class("recur.Embedding", Module)
 -- @tparam table opts
 function nn.Embedding(opts)
   local o = util.options("Embedding", opts, {
-    num_embeddings = {"integer", required = true, min = 1},
-    embedding_dim = {"integer", required = true, min = 1},
-    generator = {"any"},
+    num_embeddings = {"integer", required = true, min = 1, max = MAX_FEATURES},
+    embedding_dim = {"integer", required = true, min = 1, max = MAX_FEATURES},
+    generator = {"recur.Generator"},
   })
   local self = setmetatable({num_embeddings = o.num_embeddings, embedding_dim = o.embedding_dim},
     Embedding)
@@ -415,6 +445,7 @@ end
 --- Re-draws the weight from N(0, 1), as torch.
 -- @tparam[opt] Generator gen the default generator if nil
 function Embedding:reset_parameters(gen)
+  check_generator("Embedding:reset_parameters", gen)
   self._views.weight:copy(core.randn(self._views.weight:shape(), gen))
   return self
 end
@@ -432,7 +463,7 @@ end
 function Embedding:forward(indices)
   if type(indices) == "table" then
     indices = raw_copy(indices)
-    if type(indices[1]) == "table" then indices = core.tensor(indices) end
+    if type(indices[1]) == "table" then indices = util.call("Embedding:forward", core.tensor, indices) end
   end
   local out = util.call("Embedding:forward", F.embedding_forward, self._views.weight, indices)
   self._input = type(indices) == "table" and indices or indices:clone()
@@ -469,7 +500,7 @@ local Dropout = util.class("recur.Dropout", Module)
 function nn.Dropout(opts)
   local o = util.options("Dropout", opts or {}, {
     p = {"number", default = 0.5, min = 0, below = 1},
-    generator = {"any"},
+    generator = {"recur.Generator"},
   })
   return setmetatable({p = o.p, generator = o.generator, _training = true}, Dropout)
 end
@@ -501,7 +532,12 @@ end
 function Dropout:backward(grad_output)
   check_forward_done(self, "Dropout")
   check_tensor_arg("backward", "grad_output", grad_output)
-  return self._mask and grad_output:mul(self._mask) or grad_output
+  if not self._mask then return grad_output end
+  local expected, got = table.concat(self._mask:shape(), ", "), table.concat(grad_output:shape(), ", ")
+  if got ~= expected then
+    util.error("Dropout:backward: grad_output: expected the forward output's shape (%s), got (%s)", expected, got)
+  end
+  return grad_output:mul(self._mask)
 end
 
 --- The constructor options, for checkpoints.
@@ -513,8 +549,7 @@ function Dropout:__tostring() return string.format("recur.Dropout(p=%g)", self.p
 --- Recurrent layers
 -- @section recurrent
 
--- The cell types of the C core (src/core/cells.h), grouped by family: RNN, GRU, LSTM.
-local CELLS, LIMITS = F.rnn_cells()
+-- The cell types, grouped by family: RNN, GRU, LSTM.
 
 -- family name -> {name =, nonlinearities = {...} or nil, flags = {...}, states =, projection =}
 local families, family_order = {}, {}
@@ -559,7 +594,7 @@ local function options_spec(f)
     dropout = probability,
     input_dropout = probability,
     recurrent_dropout = probability,
-    generator = {"any"},
+    generator = {"recur.Generator"},
   }
   if f.nonlinearities then spec.nonlinearity = {"string", default = f.nonlinearities[1]} end
   if f.projection then spec.proj_size = {"integer", default = 0, min = 0} end
@@ -574,7 +609,7 @@ local function check_recurrent_options(f, o)
     if not (o[k] >= 0 and o[k] < 1) then fail(string.format("%s: expected a probability in [0, 1), got %s", k, o[k])) end
   end
   if o.proj_size and o.proj_size >= o.hidden_size then
-    fail(string.format("proj_size: expected 0..%d, got %d", o.hidden_size - 1, o.proj_size))
+    fail(string.format("proj_size: expected 0..%d, got %s", o.hidden_size - 1, tostring(o.proj_size)))
   end
   if f.nonlinearities then
     local known = false
@@ -582,9 +617,6 @@ local function check_recurrent_options(f, o)
     if not known then
       fail(string.format("nonlinearity: expected %s, got '%s'", quoted_list(f.nonlinearities, "or"), o.nonlinearity))
     end
-  end
-  if o.generator ~= nil and util.describe(o.generator) ~= "recur.Generator" then
-    fail("generator: expected a recur.Generator, got " .. util.describe(o.generator))
   end
 end
 
@@ -689,7 +721,10 @@ function Recurrent:stepper(B)
 end
 
 --- Bytes of workspace a (T, B) forward + backward uses.
-function Recurrent:workspace_bytes(T, B) return (recurrence(self, "workspace_bytes"):workspace_bytes(T, B)) end
+function Recurrent:workspace_bytes(T, B)
+  local r = recurrence(self, "workspace_bytes")
+  return (util.call(self._family.name .. ":workspace_bytes", r.workspace_bytes, r, T, B))
+end
 
 --- The constructor's options, PyTorch's names; the variants' options only when set.
 function Recurrent:config()
@@ -753,6 +788,9 @@ local Sequential = util.class("recur.Sequential", Module)
 
 -- adds child m under name
 local function append(self, m, name)
+  for _, inner in ipairs((modules_of(m, "Sequential"))) do
+    if inner == self then util.error("Sequential: child '%s' contains this Sequential (a cycle)", name) end
+  end
   for _, existing in ipairs(self.child_names) do
     if existing == name then util.error("Sequential: duplicate child name '%s'", name) end
   end
@@ -808,7 +846,11 @@ function Sequential:backward(grad_output)
     if g == nil then
       util.error("Sequential:backward: child %s returned no input gradient", self.child_names[i + 1])
     end
-    g = (self.children[i]:backward(g))
+    local child = self.children[i]
+    if type(child.backward) ~= "function" then
+      util.error("Sequential:backward: child %s (%s) has no backward method", self.child_names[i], util.describe(child))
+    end
+    g = (child:backward(g))
   end
   return g
 end
@@ -817,7 +859,12 @@ end
 -- @treturn table
 function Sequential:config()
   local children = {}
-  for i, m in ipairs(self.children) do children[i] = {name = self.child_names[i], config = m:config()} end
+  for i, m in ipairs(self.children) do
+    if type(m.config) ~= "function" then
+      util.error("Sequential:config: child %s (%s) has no config method", self.child_names[i], util.describe(m))
+    end
+    children[i] = {name = self.child_names[i], config = m:config()}
+  end
   return {type = "Sequential", children = children}
 end
 
@@ -886,8 +933,13 @@ end
 -- tensors, or a list or a named table of those, each pair once, in a stable order.
 -- This is what optimizers and gradient clipping work on.
 -- @param what a module, a {param, grad} pair, or a table of them
+-- @string[opt] fn the function named in errors ("flat_pairs")
 -- @treturn {{tensor,tensor},...}
-function nn.flat_pairs(what)
+function nn.flat_pairs(what, fn)
+  fn = fn == nil and "flat_pairs" or fn
+  if type(fn) ~= "string" or not fn:match("^[%a_][%w_.:]*$") then
+    util.error("flat_pairs: fn: expected a function name or nil, got %s", util.describe(fn))
+  end
   local out, seen = {}, {}
   local function add(p, g)
     if not seen[p] then
@@ -898,24 +950,23 @@ function nn.flat_pairs(what)
   walk(what, function(v, path)
     local where = path == "" and "params" or "params." .. path
     if type(v) ~= "table" then
-      if is_tensor(v) then
-        util.error("a tensor alone has no gradient (at %s): pass a {param, grad} pair", where)
-      end
-      util.error("expected a module, a {param, grad} pair or a table of them at %s, got %s", where, util.describe(v))
+      if is_tensor(v) then util.error("%s: %s: a tensor alone has no gradient: pass a {param, grad} pair", fn, where) end
+      util.error("%s: %s: expected a module, a {param, grad} pair or a table of them, got %s", fn, where,
+        util.describe(v))
     end
     if is_tensor(rawget(v, 1)) and is_tensor(rawget(v, 2)) and rawget(v, 3) == nil then
       if v[1]:numel() ~= v[2]:numel() then
-        util.error("param and grad at %s have %d and %d elements", where, v[1]:numel(), v[2]:numel())
+        util.error("%s: %s: param and grad have %d and %d elements", fn, where, v[1]:numel(), v[2]:numel())
       end
       add(v[1], v[2])
       return false
     end
-    if is_module(v) and v.flat_parameters then
+    if is_module(v) and type(v.flat_parameters) == "function" then
       local p = v:flat_parameters()
       if p then add(p, v:flat_gradients()) end
     end
     return true
-  end, "flat_pairs")
+  end, fn)
   return out
 end
 

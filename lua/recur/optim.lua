@@ -31,7 +31,7 @@ local function make(kind, opts, spec)
     if k ~= 1 then rest[k] = v end
   end
   local self = util.options(kind, rest, spec)
-  self.kind, self._pairs, self._state, self._step = kind, nn.flat_pairs(target), {}, 0
+  self.kind, self._pairs, self._state, self._step = kind, nn.flat_pairs(target, kind), {}, 0
   if #self._pairs == 0 then util.error("%s: nothing to optimize (no parameters found)", kind) end
   return setmetatable(self, Optimizer)
 end
@@ -287,7 +287,7 @@ function optim.clip_grad_norm(params, max_norm)
   if not nonnegative(max_norm) then
     util.error("clip_grad_norm: max_norm: expected a non-negative number, got %s", tostring(max_norm))
   end
-  local pairs_ = nn.flat_pairs(params)
+  local pairs_ = nn.flat_pairs(params, "clip_grad_norm")
   local sq = 0
   for _, pg in ipairs(pairs_) do sq = sq + pg[2]:norm() ^ 2 end
   local total = math.sqrt(sq)
@@ -304,7 +304,7 @@ function optim.clip_grad_value(params, clip_value)
   if not nonnegative(clip_value) then
     util.error("clip_grad_value: clip_value: expected a non-negative number, got %s", tostring(clip_value))
   end
-  for _, pg in ipairs(nn.flat_pairs(params)) do pg[2]:clamp_(-clip_value, clip_value) end
+  for _, pg in ipairs(nn.flat_pairs(params, "clip_grad_value")) do pg[2]:clamp_(-clip_value, clip_value) end
 end
 
 return optim

@@ -44,7 +44,7 @@ function train.LossGuard(opts)
     patience = {"integer", default = 10, min = 1},
     warmup = {"integer", default = 10, min = 0},
   })
-  if o.smoothing <= 0 then error("LossGuard: option smoothing: expected a number in (0, 1], got 0", 2) end
+  if o.smoothing <= 0 then util.error("LossGuard: option smoothing: expected a number in (0, 1], got 0") end
   o.seen, o.above, o.best, o.average = 0, 0, nil, nil
   return setmetatable(o, LossGuard)
 end
@@ -54,22 +54,25 @@ end
 -- @int[opt] step for the message
 -- @treturn number loss
 function LossGuard:check(loss, step)
+  if step ~= nil and not util.is_integer(step) then
+    util.error("check: step: expected an integer or nil, got %s", shown(step))
+  end
   local where = step and (" at step " .. tostring(step)) or ""
   if type(loss) ~= "number" then
-    error(string.format("check: loss: expected a number, got %s", shown(loss)), 2)
+    util.error(string.format("check: loss: expected a number, got %s", shown(loss)))
   end
   if not is_finite(loss) then
-    error(string.format("training diverged%s: the loss is %s (try a lower learning rate or gradient clipping)",
-      where, loss_text(loss)), 2)
+    util.error(string.format("training diverged%s: the loss is %s (try a lower learning rate or gradient clipping)",
+      where, loss_text(loss)))
   end
   self.seen = self.seen + 1
   self.average = self.average and self.average + self.smoothing * (loss - self.average) or loss
-  if self.seen > self.warmup and self.average > self.factor * self.best then
+  if self.best and self.seen > self.warmup and self.average > self.factor * self.best then
     self.above = self.above + 1
     if self.above >= self.patience then
-      error(string.format("training diverged%s: the smoothed loss %.4g has stayed above %g x its lowest %.4g for %d " ..
+      util.error(string.format("training diverged%s: the smoothed loss %.4g has stayed above %g x its lowest %.4g for %d " ..
         "steps (try a lower learning rate or gradient clipping)", where, self.average, self.factor, self.best,
-        self.above), 2)
+        self.above))
     end
   else
     self.above = 0
@@ -83,8 +86,11 @@ function LossGuard:state() return {seen = self.seen, above = self.above, best = 
 --- Restores the running values from @{LossGuard:state}.
 -- @tab s
 function LossGuard:load_state(s)
-  if type(s) ~= "table" or not util.is_integer(s.seen) then
-    error("load_state: expected a table from LossGuard:state(), got " .. shown(s), 2)
+  local function count(v) return util.is_integer(v) and v >= 0 end
+  local function level(v) return type(v) == "number" or (v == nil and s.seen == 0) end
+  if type(s) ~= "table" or not count(s.seen) or not (s.above == nil or count(s.above)) or not level(s.best)
+    or not level(s.average) then
+    util.error("load_state: expected a table from LossGuard:state() ({seen, above, best, average}), got " .. shown(s))
   end
   self.seen, self.above, self.best, self.average = s.seen, s.above or 0, s.best, s.average
   return self
@@ -94,15 +100,12 @@ end
 -- optimizer step, so that the parameters stay finite). `params` is what optimizers take.
 function train.check_gradients(params, step)
   if type(params) ~= "table" and type(params) ~= "userdata" then
-    error("check_gradients: params: expected a module, a {param, grad} pair or a table of them, got " .. shown(params),
-      2)
+    util.error("check_gradients: params: expected a module, a {param, grad} pair or a table of them, got " .. shown(params))
   end
-  local ok, pairs_ = pcall(nn.flat_pairs, params)
-  if not ok then error("check_gradients: params: " .. tostring(pairs_):gsub("^[^:]*:%d+: ", ""), 2) end
-  for i, pair in ipairs(pairs_) do
+  for i, pair in ipairs(nn.flat_pairs(params, "check_gradients")) do
     if not pair[2]:all_finite() then
-      error(string.format("training diverged%s: gradient buffer %d holds NaN or infinity (try a lower learning " ..
-        "rate or gradient clipping)", step and (" at step " .. tostring(step)) or "", i), 2)
+      util.error(string.format("training diverged%s: gradient buffer %d holds NaN or infinity (try a lower learning " ..
+        "rate or gradient clipping)", step and (" at step " .. tostring(step)) or "", i))
     end
   end
 end
@@ -124,10 +127,11 @@ end
 
 --- "1:02:03" or "2:03" for a number of seconds.
 function train.format_duration(seconds)
+  if type(seconds) ~= "number" then util.error("format_duration: seconds: expected a number, got %s", shown(seconds)) end
   if not is_finite(seconds) then return "?" end
   seconds = math.max(0, math.floor(seconds + 0.5))
   local h, m, s = util.idiv(seconds, 3600), util.idiv(seconds, 60) % 60, seconds % 60
-  if h > 0 then return string.format("%d:%02d:%02d", h, m, s) end
+  if h > 0 then return string.format("%.0f:%02d:%02d", h, m, s) end
   return string.format("%d:%02d", m, s)
 end
 
@@ -155,6 +159,13 @@ end
 --- Records `items` more items at step `done` and shows a line if it is time; `fields` is a
 -- string appended to the line (e.g. "loss 1.234").
 function Progress:update(done, items, fields)
+  if not util.is_integer(done) then util.error("update: done: expected an integer, got %s", shown(done)) end
+  if items ~= nil and type(items) ~= "number" then
+    util.error("update: items: expected a number or nil, got %s", shown(items))
+  end
+  if fields ~= nil and type(fields) ~= "string" then
+    util.error("update: fields: expected a string or nil, got %s", shown(fields))
+  end
   self.items = self.items + (items or 0)
   local now = core.monotonic()
   if now - self.last < (self.terminal and 0.1 or self.every) then return end
@@ -163,10 +174,10 @@ function Progress:update(done, items, fields)
   local rate = self.items / math.max(elapsed, 1e-9)
   local parts = {}
   if self.total then
-    parts[1] = string.format("%5.1f%% %d/%d", 100 * done / self.total, done, self.total)
+    parts[1] = string.format("%5.1f%% %.0f/%.0f", 100 * done / self.total, done, self.total)
     parts[2] = "ETA " .. train.format_duration(done > 0 and elapsed / done * (self.total - done) or 1 / 0)
   else
-    parts[1] = string.format("step %d", done)
+    parts[1] = string.format("step %.0f", done)
   end
   parts[#parts + 1] = string.format("%.0f %s/s", rate, self.unit)
   if fields and fields ~= "" then parts[#parts + 1] = fields end
@@ -182,6 +193,7 @@ end
 
 --- Writes a line of its own (clearing a progress line on a terminal first).
 function Progress:print(line)
+  if type(line) ~= "string" then util.error("print: line: expected a string, got %s", shown(line)) end
   if self.shown then self.out:write("\r\027[K") end
   self.shown = false
   self.out:write(line, "\n")
@@ -206,6 +218,10 @@ local COLUMNS = {"step", "epoch", "train_loss", "val_loss", "lr", "seconds"}
 -- (every step's loss); after `fit`, `best_val`, `best_step` and `stopped` (why it ended:
 -- "epochs", "steps", "time", "early stopping" or "callback").
 function train.History(rows, losses)
+  if rows ~= nil then util.array("History", "rows", rows, function(r) return type(r) == "table" end, "a table") end
+  if losses ~= nil then
+    util.array("History", "losses", losses, function(l) return type(l) == "number" end, "a number")
+  end
   local self = setmetatable({losses = losses or {}}, History)
   for i, r in ipairs(rows or {}) do self[i] = r end
   return self
@@ -226,7 +242,7 @@ end
 -- @string path
 -- @tparam[opt] table opts `title`, `ylabel`
 function History:write_svg(path, opts)
-  opts = opts or {}
+  opts = util.options("write_svg", opts or {}, {title = {"string"}, ylabel = {"string"}})
   local series = {{name = "train", x = {}, y = {}}, {name = "validation", x = {}, y = {}}}
   for _, r in ipairs(self) do
     for k, v in ipairs{r.train_loss, r.val_loss} do
@@ -257,11 +273,6 @@ local function set_training(model, on)
 end
 
 local function pack(...) return {n = select("#", ...), ...} end
-
--- re-raises a divergence found inside fit at the line that called fit
-local function raise_at_caller(ok, err)
-  if not ok then error(err, 3) end
-end
 
 -- the mean loss of `forward` over a loader, in evaluation mode
 local function mean_loss(loader, forward, ctx)
@@ -295,7 +306,7 @@ local FIT_FUNCTIONS = {"forward", "backward", "evaluate", "on_step", "on_epoch",
 
 -- the checks of fit's options that util.options cannot express
 local function check_fit_options(o)
-  local function need(cond, message) if not cond then error("fit: " .. message, 4) end end
+  local function need(cond, message) if not cond then util.error("fit: " .. message) end end
   for _, name in ipairs(FIT_FUNCTIONS) do
     need(o[name] == nil or type(o[name]) == "function", "option " .. name .. ": expected a function, got " .. shown(o[name]))
   end
@@ -402,7 +413,7 @@ function train.fit(opts)
     local info = checkpoint.load_training(o.resume, {model = model, optimizer = optimizer, schedule = o.schedule,
       data = type(o.train.load_state) == "function" and o.train or nil, generators = o.generators})
     local s = info.extra and info.extra.fit
-    if not s then error("fit: " .. o.resume .. " was not written by fit (no fit state)", 2) end
+    if not s then util.error("fit: " .. o.resume .. " was not written by fit (no fit state)") end
     history = train.History(info.history, s.losses)
     ctx.history, ctx.step, ctx.epoch, epoch_batches = history, info.iteration, s.epoch, s.epoch_batches or 0
     best_val, best_step, bad = s.best_val, s.best_step, s.bad or 0
@@ -410,7 +421,7 @@ function train.fit(opts)
     if guard and s.guard then guard:load_state(s.guard) end
     if o.keep_best and best_val then
       local ok, tensors = pcall(checkpoint.load, o.save_best or beside(o.resume))
-      if not ok then error("fit: cannot resume the best weights: " .. tostring(tensors), 2) end
+      if not ok then util.error("fit: cannot resume the best weights: " .. tostring(tensors)) end
       best_weights, best_saved_step = tensors, best_step
     end
     say(string.format("resumed from %s at step %d (epoch %d)", o.resume, ctx.step, ctx.epoch))
@@ -473,14 +484,14 @@ function train.fit(opts)
       batch[batch.n + 1] = ctx
       optimizer:zero_grad()
       local loss = forward(util.unpack(batch, 1, batch.n + 1))
-      if type(loss) ~= "number" then error("fit: forward returned " .. shown(loss) .. ", not the loss (a number)", 2) end
-      if guard then raise_at_caller(pcall(guard.check, guard, loss, ctx.step)) elseif not is_finite(loss) then
-        error(string.format("training diverged at step %d: the loss is %s", ctx.step, loss_text(loss)), 2)
+      if type(loss) ~= "number" then util.error("fit: forward returned " .. shown(loss) .. ", not the loss (a number)") end
+      if guard then guard:check(loss, ctx.step) elseif not is_finite(loss) then
+        util.error(string.format("training diverged at step %d: the loss is %s", ctx.step, loss_text(loss)))
       end
       backward(ctx)
       ctx.loss = loss
       if o.on_gradients then o.on_gradients(ctx) end
-      if o.check_gradients then raise_at_caller(pcall(train.check_gradients, model, ctx.step)) end
+      if o.check_gradients then train.check_gradients(model, ctx.step) end
       if o.clip_norm then ctx.grad_norm = optim.clip_grad_norm(model, o.clip_norm) end
       optimizer:step()
       if o.schedule and o.schedule_every == "step" then o.schedule:step() end

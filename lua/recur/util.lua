@@ -13,7 +13,7 @@ end
 --- True when `value` is a recur.Tensor.
 function util.is_tensor(value)
   local mt = getmetatable(value)
-  return type(mt) == "table" and rawget(mt, "__name") == "recur.Tensor"
+  return type(value) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "recur.Tensor"
 end
 
 --- floor(a / b), Lua 5.3's a // b.
@@ -75,12 +75,18 @@ function util.array(fn, what, v, ok, expected, max)
   return n
 end
 
+--- True when an error message starts with a position ("chunk:line: "); a chunk name holds
+-- no space, so that a message such as "cannot write 2010/1/2 13:45: ..." is not taken for one.
+function util.has_position(err)
+  return type(err) == "string" and (err:find("^[^\n ]-:%d+: ") or err:find('^%[string ".-"%]:%d+: ')) ~= nil
+end
+
 --- Raises an error caught from a C function called with pcall (which raises without a
 -- position) again at the user's line, as "fn: context<detail>", the detail of an argument
 -- error "bad argument #n to 'f' (detail)" or the whole message. A positioned error (a Lua
 -- runtime error, or one already at the user's line) or a non-string passes through unchanged.
 function util.rethrow(fn, err, context)
-  if type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then error(err, 0) end
+  if type(err) ~= "string" or util.has_position(err) then error(err, 0) end
   local message = err:match("^bad argument #%-?%d+ to '[^']*' %((.*)%)$") or err
   -- a message that already names fn (a C function's own "GRU:backward: ...") keeps one name
   if context == nil and message:sub(1, #fn + 2) == fn .. ": " then util.error("%s", message) end
@@ -121,13 +127,14 @@ local checks = {
   string = function(v) return type(v) == "string" end,
   table = function(v) return type(v) == "table" end,
   any = function() return true end,
+  ["recur.Generator"] = function(v) return type(v) == "userdata" and describe(v) == "recur.Generator" end,
 }
 
 -- the checked form of an options spec entry (a table {"type", default =, ...})
 local function check_spec(name, s)
   if type(name) ~= "string" or type(s) ~= "table" or checks[s[1]] == nil then
     util.error("options: spec: entry %s: expected {type, ...} with a type among integer, number, boolean, " ..
-      "string, table, any", tostring(name))
+      "string, table, recur.Generator, any", tostring(name))
   end
   return s
 end
