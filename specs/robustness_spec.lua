@@ -388,7 +388,7 @@ describe("the Lua-API fuzzer", function()
     'R.data.read_csv(".", {numbers = {"a"}})', 'R.data.split(R.zeros{4}, 0/0)',
     'R.data.Normalizer(R.randn({4, 2})):apply(R.randn({1, 3, 4}))',
     'R.data.Normalizer(R.randn({4, 2})):apply(H.impostor("recur.Tensor"))',
-    'ok: R.nn.state_of(H.lying(1 << 62, 1))', 'ok: R.checkpoint.state_of(H.impostor("recur.Linear"))',
+    'ok: R.nn.state_of(H.lying(1 << 62, 1))', 'R.nn.state_of(H.deep(100000))', 'R.optim.SGD({H.deep(300), lr = 1})', 'ok: R.checkpoint.state_of(H.impostor("recur.Linear"))',
     'R.nn.state_of({m = {forward = function() end, named_parameters = function() return {} end}})',
     'R.nn.load_state(R.Linear{in_features = 1, out_features = 1}, setmetatable({}, {__index = function() return 1 end}))',
     'R.Linear({in_features = 1, out_features = 2, generator = -1.5})',

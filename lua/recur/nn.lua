@@ -56,7 +56,9 @@ end
 -- recursion: visit(node, path) is called for every node ("" for the root, "2.decoder"
 -- below) and returns true to enter a table's children. A table reached by a second path
 -- is skipped (each module is visited once, under its first name); a table that contains
--- itself is an error.
+-- itself, or nesting deeper than MAX_DEPTH, is an error (paths grow with the depth: a deep
+-- chain would take memory quadratic in its depth).
+local MAX_DEPTH = 200
 local function walk(root, visit, what)
   local seen, open, stack = {}, {}, {}
   local function enter(v, path)
@@ -68,6 +70,7 @@ local function walk(root, visit, what)
       seen[v] = true
     end
     if visit(v, path) and type(v) == "table" then
+      if #stack >= MAX_DEPTH then util.error("%s: the argument nests tables more than %d deep", what, MAX_DEPTH) end
       open[v] = true
       stack[#stack + 1] = {v, path, children_of(v), 0}
     end
