@@ -274,8 +274,10 @@ local function header_lines(sides, infos, envs, load_before, settle, cpu_clock)
       settle > 0 and string.format(", %.2f s pause before each", settle) or ""),
     cpu_clock and "clock: the CPU time of each worker process (--clock cpu)" or "clock: wall",
   }
+  -- the 1-minute load before a table still counts the benchmark's own previous table (about
+  -- one busy process): above 1.5, something else is using the machine
   local load1 = tonumber(load_before:match("^%S+"))
-  if load1 and load1 >= 0.5 then
+  if load1 and load1 >= 1.5 then
     lines[#lines + 1] = string.format("WARNING: the machine is busy (load average %.2f before this table): expect wide "
       .. "ranges; rerun on a quiet machine for figures to quote", load1)
   end

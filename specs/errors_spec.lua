@@ -63,6 +63,12 @@ describe("argument errors", function()
       ["'select'"] = function() return t:select(3, 1) end,
       ["'narrow'"] = function() return t:narrow(1, 9, 1) end,
       ["'random'"] = function() return g:random(0) end,
+      ["'fill'"] = function() return t:fill("x") end,
+      ["'full'"] = function() return recur.full({2}, {}) end,
+      ["'clamp_'"] = function() return t:clamp_("a") end,
+      ["'manual_seed'"] = function() return g:manual_seed(1.5) end,
+      ["'uniform'"] = function() return g:uniform({}) end,
+      ["'set_state'"] = function() return g:set_state(1) end,
     } do
       local ok, err = pcall(f)
       assert.is_false(ok)

@@ -247,6 +247,22 @@ lua_Integer rcl_int_list_check(const rcl_int_list *list, size_t i, lua_Integer l
 
 /* ---- numbers and text -------------------------------------------------------------------- */
 
+double rcl_check_number(lua_State *L, int arg, const char *what) {
+  if (!lua_isnumber(L, arg))
+    rcl_argerror(L, arg, lua_pushfstring(L, "%s: expected a number, got %s", what, describe(L, arg)));
+  return lua_tonumber(L, arg);
+}
+
+double rcl_opt_number(lua_State *L, int arg, const char *what, double def) {
+  return lua_isnoneornil(L, arg) ? def : rcl_check_number(L, arg, what);
+}
+
+void *rcl_check_udata(lua_State *L, int arg, const char *tname, const char *what) {
+  void *p = luaL_testudata(L, arg, tname);
+  if (!p) rcl_argerror(L, arg, lua_pushfstring(L, "%s: expected a %s, got %s", what, tname, describe(L, arg)));
+  return p;
+}
+
 double rcl_opt_finite(lua_State *L, int arg, const char *what, double def) {
   if (lua_isnoneornil(L, arg)) return def;
   if (lua_type(L, arg) != LUA_TNUMBER || !isfinite(lua_tonumber(L, arg)))

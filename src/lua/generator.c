@@ -12,7 +12,11 @@ static const char default_key = 'g';
 
 #define DEFAULT_SEED 0
 
-static rc_rng *check_gen(lua_State *L, int arg) { return (rc_rng *)luaL_checkudata(L, arg, RC_GENERATOR); }
+static rc_rng *check_gen(lua_State *L, int arg) { return (rc_rng *)rcl_check_udata(L, arg, RC_GENERATOR, "self"); }
+
+static lua_Integer check_seed(lua_State *L, int arg) {
+  return rcl_check_integer_in(L, arg, "seed", LUA_MININTEGER, LUA_MAXINTEGER);
+}
 
 static rc_rng *push_new_generator(lua_State *L, lua_Integer seed) {
   rc_rng *g = (rc_rng *)lua_newuserdatauv(L, sizeof(rc_rng), 0);
@@ -38,12 +42,12 @@ rc_rng *rcl_opt_generator(lua_State *L, int arg) {
 }
 
 static int l_generator(lua_State *L) {
-  push_new_generator(L, luaL_optinteger(L, 1, DEFAULT_SEED));
+  push_new_generator(L, lua_isnoneornil(L, 1) ? DEFAULT_SEED : check_seed(L, 1));
   return 1;
 }
 
 static int l_manual_seed(lua_State *L) {
-  rc_rng_seed(rcl_default_generator(L), (uint64_t)luaL_checkinteger(L, 1));
+  rc_rng_seed(rcl_default_generator(L), (uint64_t)check_seed(L, 1));
   return 0;
 }
 
@@ -53,7 +57,7 @@ static int l_default_generator(lua_State *L) {
 }
 
 static int g_manual_seed(lua_State *L) {
-  rc_rng_seed(check_gen(L, 1), (uint64_t)luaL_checkinteger(L, 2));
+  rc_rng_seed(check_gen(L, 1), (uint64_t)check_seed(L, 2));
   lua_settop(L, 1);
   return 1;
 }
@@ -66,14 +70,14 @@ static int g_initial_seed(lua_State *L) {
 /* g:uniform([a, b]) in [a, b), default [0, 1) */
 static int g_uniform(lua_State *L) {
   rc_rng *g = check_gen(L, 1);
-  double a = luaL_optnumber(L, 2, 0.0), b = luaL_optnumber(L, 3, 1.0);
+  double a = rcl_opt_number(L, 2, "a", 0.0), b = rcl_opt_number(L, 3, "b", 1.0);
   lua_pushnumber(L, a + (b - a) * rc_rng_uniform_d(g));
   return 1;
 }
 
 static int g_normal(lua_State *L) {
   rc_rng *g = check_gen(L, 1);
-  double mean = luaL_optnumber(L, 2, 0.0), std = luaL_optnumber(L, 3, 1.0);
+  double mean = rcl_opt_number(L, 2, "mean", 0.0), std = rcl_opt_number(L, 3, "std", 1.0);
   lua_pushnumber(L, mean + std * rc_rng_normal(g));
   return 1;
 }
@@ -108,7 +112,9 @@ static int g_get_state(lua_State *L) {
 
 static int g_set_state(lua_State *L) {
   rc_rng *g = check_gen(L, 1);
-  const char *s = luaL_checkstring(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    rcl_argerror(L, 2, lua_pushfstring(L, "state: expected a string, got %s", rcl_typename(L, 2)));
+  const char *s = lua_tostring(L, 2);
   unsigned long long state, inc, seed;
   int has_spare, used = 0;
   double spare;

@@ -17,7 +17,7 @@ typedef struct stepper {
   float *h, *c, *out; /* (L, B, Hout), (L, B, H) with a cell state, (B, Hout) */
 } stepper;
 
-static stepper *check_stepper(lua_State *L) { return (stepper *)luaL_checkudata(L, 1, RCL_STEPPER); }
+static stepper *check_stepper(lua_State *L) { return (stepper *)rcl_check_udata(L, 1, RCL_STEPPER, "self"); }
 
 static int has_cell_state(const stepper *st) { return st->r->cfg.cell->states == 2; }
 

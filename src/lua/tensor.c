@@ -107,7 +107,7 @@ static int l_ones(lua_State *L) {
 }
 
 static int l_full(lua_State *L) {
-  float v = (float)luaL_checknumber(L, 2);
+  float v = (float)rcl_check_number(L, 2, "value");
   fill_value(new_from_shape_arg(L, 1), v);
   return 1;
 }
@@ -205,7 +205,7 @@ static int l_tensor(lua_State *L) {
 
 /* ---- shape queries ------------------------------------------------------------- */
 
-static rc_tensor *self(lua_State *L) { return (rc_tensor *)luaL_checkudata(L, 1, RC_TENSOR); }
+static rc_tensor *self(lua_State *L) { return (rc_tensor *)rcl_check_udata(L, 1, RC_TENSOR, "self"); }
 
 static void push_shape(lua_State *L, const lua_Integer *shape, int ndim) {
   lua_createtable(L, ndim, 0);
@@ -291,7 +291,7 @@ int rcl_tensor_clone(lua_State *L) {
 }
 
 static int m_fill(lua_State *L) {
-  fill_value(self(L), (float)luaL_checknumber(L, 2));
+  fill_value(self(L), (float)rcl_check_number(L, 2, "value"));
   lua_settop(L, 1);
   return 1;
 }
@@ -417,7 +417,7 @@ static int m_set(lua_State *L) {
   if (lua_gettop(L) != t->ndim + 2)
     return luaL_error(L, "set: expected %d indices and a value, got %d arguments", t->ndim,
                       lua_gettop(L) - 1);
-  float v = (float)luaL_checknumber(L, t->ndim + 2);
+  float v = (float)rcl_check_number(L, t->ndim + 2, "value");
   t->data[flat_index(L, t, 2, "set")] = v;
   lua_settop(L, 1);
   return 1;
@@ -435,7 +435,7 @@ static int mt_newindex(lua_State *L) {
   if (t->ndim != 1)
     return luaL_error(L, "t[i]: assignment needs a 1-D tensor, this one is %d-D (use t:set)", t->ndim);
   size_t i = rcl_check_index(L, 2, "index", t->shape[0]);
-  t->data[i] = (float)luaL_checknumber(L, 3);
+  t->data[i] = (float)rcl_check_number(L, 3, "value");
   return 0;
 }
 
@@ -492,7 +492,7 @@ static int m_div_(lua_State *L) { return binary_inplace(L, OP_DIV); }
 /* t:clamp_(lo, hi): in place; either bound may be nil */
 static int m_clamp_(lua_State *L) {
   rc_tensor *t = self(L);
-  double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
+  double lo = rcl_opt_number(L, 2, "min", -HUGE_VAL), hi = rcl_opt_number(L, 3, "max", HUGE_VAL);
   if (lo > hi) return luaL_error(L, "clamp_: min %f is above max %f", lo, hi);
   for (size_t i = 0; i < t->numel; i++) {
     if (t->data[i] < lo)
