@@ -402,6 +402,13 @@ describe("the Lua-API fuzzer", function()
     'R.LSTM({input_size = 1, hidden_size = 2}):workspace_bytes(2147483647, 4)',
     'R.LSTM({input_size = 3, hidden_size = 1, proj_size = 9.2233720368547758e+18})',
     'local s = R.Sequential({R.Dropout()}); s:add(s)',
+    'R.data.Windows({series = R.randn({2, 2}), input_len = 1, targets = H.lying(0, 1)})',
+    'R.data.Windows({series = R.randn({2, 2}), input_len = 9.2233720368547758e+18, targets = {1}})',
+    'R.data.Windows({series = R.randn({4}), input_len = 1}):batch(H.lying(1 << 62, 1))',
+    'R.data.Vocab(H.lying(3, "x"))', 'ok: R.data.WordVocab({tokens = H.lying(3, "x")})',
+    'ok: R.train.History(H.lying(3, {}))', 'R.Sequential(R.Sequential({}))',
+    'R.nn.state_of({m = {forward = function() end, named_parameters = function() return H.lying(0, 1) end,' ..
+      ' parameter_names = function() return H.lying(0, "w") end}})',
     'R.Sequential({R.Dropout(), {"x", setmetatable({forward = function(_, x) return x end}, {})}}):backward(1)',
     'R.Sequential({{"x", {forward = function(_, x) return x end}}}):config()',
     'ok: R.Sequential({{"x", {forward = function() end, train = 1}}}):evaluate()',

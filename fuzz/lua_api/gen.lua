@@ -144,7 +144,8 @@ end
 local kind = Gen.kind
 
 local function is(name) return function(v) return kind(v) == name end end
-local is_tensor = is("recur.Tensor")
+-- a real tensor (userdata), not an impostor table that claims the name
+local function is_tensor(v) return type(v) == "userdata" and kind(v) == "recur.Tensor" end
 local function is_layer(v)
   local k = kind(v)
   return k == "recur.RNN" or k == "recur.GRU" or k == "recur.LSTM"

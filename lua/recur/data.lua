@@ -105,7 +105,8 @@ Vocab.kind = "char"
 function data.Vocab(chars)
   if type(chars) ~= "table" then util.error(bad_argument("Vocab", "chars", "an array of characters", chars)) end
   local self = setmetatable({chars = {}, index = {}}, Vocab)
-  for i, ch in ipairs(chars) do
+  for i = 1, util.array("Vocab", "chars", chars, function() return true end, "a character") do
+    local ch = rawget(chars, i)
     if type(ch) ~= "string" or select(3, pcall(F.utf8_scan, ch)) ~= 1 then
       util.error(string.format("Vocab: chars[%d]: expected one UTF-8 character, got %s", i, shown(ch)))
     end
@@ -221,9 +222,9 @@ function data.WordVocab(opts)
   local self = setmetatable({tokens = {o.unknown}, index = {[o.unknown] = 1}, counts = {},
     unknown = o.unknown, tokenize_options = {newlines = o.newlines, lower = o.lower}}, WordVocab)
   if o.tokens then
-    for i, token in ipairs(o.tokens) do
-      if type(token) ~= "string" then util.error(string.format("WordVocab: tokens[%d]: expected a string, got %s", i,
-        shown(token))) end
+    local is_string = function(token) return type(token) == "string" end
+    for i = 1, util.array("WordVocab", "tokens", o.tokens, is_string, "a string") do
+      local token = rawget(o.tokens, i)
       if self.index[token] then util.error(string.format("WordVocab: duplicate token %q", token)) end
       local id = #self.tokens + 1
       self.tokens[id], self.index[token] = token, id
@@ -560,15 +561,13 @@ function data.Windows(opts)
     util.error("Windows: option series: expected a 1-D or 2-D recur.Tensor, got " .. shown(o.series))
   end
   local n, F_ = o.series:size(1), o.series:dim() == 2 and o.series:size(2) or 1
-  for i, c in ipairs(o.targets) do
-    if not util.is_integer(c) or c < 1 or c > F_ then
-      util.error(string.format("Windows: targets[%d]: expected a column 1..%d, got %s", i, F_, shown(c)))
-    end
+  local column = function(c) return util.is_integer(c) and c >= 1 and c <= F_ end
+  if util.array("Windows", "targets", o.targets, column, "a column 1.." .. F_) == 0 then
+    util.error("Windows: option targets: expected at least one column")
   end
-  if #o.targets == 0 then util.error("Windows: option targets: expected at least one column") end
   local span = o.input_len + o.horizon
   if span > n then
-    util.error(string.format("Windows: input_len + horizon = %d rows do not fit in a series of %d rows", span, n))
+    util.error("Windows: input_len + horizon = %.0f rows do not fit in a series of %d rows", span, n)
   end
   local segments
   segments, o.step = regular_segments(o, n)
@@ -590,11 +589,11 @@ function Windows:count() return #self.starts end
 --- The windows numbered by `which` (an array of 1..count): x (B, input_len, F) or, with
 -- time_major, (input_len, B, F); y (B, horizon, #targets).
 function Windows:batch(which, time_major)
-  if type(which) ~= "table" or #which == 0 then
-    util.error(bad_argument("batch", "which", "a non-empty array of window numbers", which))
-  end
+  local n = type(which) == "table" and util.array("batch", "which", which, function() return true end, "") or 0
+  if n == 0 then util.error(bad_argument("batch", "which", "a non-empty array of window numbers", which)) end
   local starts = {}
-  for i, w in ipairs(which) do
+  for i = 1, n do
+    local w = rawget(which, i)
     starts[i] = self.starts[w] or util.error(string.format("batch: window %s is not in 1..%d", shown(w), #self.starts))
   end
   return F.gather_windows(self.series, starts, self.input_len, self.horizon, self.targets, time_major)

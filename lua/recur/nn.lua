@@ -164,8 +164,9 @@ local function collect(self, which, what)
   for i, m in ipairs(list) do
     local own = {own_parameters(m, what, paths[i])}
     local prefix = paths[i] == "" and "" or paths[i] .. "."
-    for _, n in ipairs(own[1]) do
-      names[#names + 1], map[prefix .. n] = prefix .. n, own[which][n]
+    for k = 1, rawlen(own[1]) do
+      local n = rawget(own[1], k)
+      names[#names + 1], map[prefix .. n] = prefix .. n, rawget(own[which], n)
     end
   end
   return names, map
@@ -254,11 +255,12 @@ local function state_of(obj, what)
     if is_module(v) then
       local prefix = path == "" and "" or path .. "."
       local own_names, own = own_parameters(v, what, path)
-      for _, n in ipairs(own_names) do
+      for k = 1, rawlen(own_names) do
+        local n = rawget(own_names, k)
         if tensors[prefix .. n] then
           util.error("%s: two tensors are named '%s'", what, prefix .. n)
         end
-        names[#names + 1], tensors[prefix .. n] = prefix .. n, own[n]
+        names[#names + 1], tensors[prefix .. n] = prefix .. n, rawget(own, n)
       end
       return true
     end
@@ -807,7 +809,7 @@ end
 -- A module may appear more than once; its parameters are counted once (under its first name).
 -- @tparam table modules
 function nn.Sequential(modules)
-  if type(modules) ~= "table" then
+  if type(modules) ~= "table" or is_module(modules) then
     util.error("Sequential: expected an array of modules, got %s", util.describe(modules))
   end
   local self = setmetatable({children = {}, child_names = {}, _training = true}, Sequential)

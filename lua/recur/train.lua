@@ -223,7 +223,7 @@ function train.History(rows, losses)
     util.array("History", "losses", losses, function(l) return type(l) == "number" end, "a number")
   end
   local self = setmetatable({losses = losses or {}}, History)
-  for i, r in ipairs(rows or {}) do self[i] = r end
+  for i = 1, rows and util.rawlen(rows) or 0 do self[i] = rawget(rows, i) end
   return self
 end
 
