@@ -259,7 +259,8 @@ double rcl_opt_number(lua_State *L, int arg, const char *what, double def) {
 
 void *rcl_check_udata(lua_State *L, int arg, const char *tname, const char *what) {
   void *p = luaL_testudata(L, arg, tname);
-  if (!p) rcl_argerror(L, arg, lua_pushfstring(L, "%s: expected a %s, got %s", what, tname, describe(L, arg)));
+  if (!p)
+    rcl_argerror(L, arg, lua_pushfstring(L, "%s: expected a %s, got %s", what, tname, describe(L, arg)));
   return p;
 }
 

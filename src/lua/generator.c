@@ -12,7 +12,9 @@ static const char default_key = 'g';
 
 #define DEFAULT_SEED 0
 
-static rc_rng *check_gen(lua_State *L, int arg) { return (rc_rng *)rcl_check_udata(L, arg, RC_GENERATOR, "self"); }
+static rc_rng *check_gen(lua_State *L, int arg) {
+  return (rc_rng *)rcl_check_udata(L, arg, RC_GENERATOR, "self");
+}
 
 static lua_Integer check_seed(lua_State *L, int arg) {
   return rcl_check_integer_in(L, arg, "seed", LUA_MININTEGER, LUA_MAXINTEGER);
