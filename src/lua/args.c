@@ -86,12 +86,7 @@ const char *rcl_typename(lua_State *L, int idx) {
 rc_tensor *rcl_test_tensor(lua_State *L, int arg) { return (rc_tensor *)luaL_testudata(L, arg, RC_TENSOR); }
 
 rc_tensor *rcl_check_tensor(lua_State *L, int arg, const char *name) {
-  rc_tensor *t = rcl_test_tensor(L, arg);
-  if (!t) {
-    const char *msg = lua_pushfstring(L, "%s: expected a recur.Tensor, got %s", name, rcl_typename(L, arg));
-    rcl_argerror(L, arg, msg);
-  }
-  return t;
+  return (rc_tensor *)rcl_check_udata(L, arg, RC_TENSOR, name);
 }
 
 void rcl_shape_string(const lua_Integer *shape, int ndim, char *buf, size_t size) {
@@ -260,7 +255,7 @@ double rcl_opt_number(lua_State *L, int arg, const char *what, double def) {
 void *rcl_check_udata(lua_State *L, int arg, const char *tname, const char *what) {
   void *p = luaL_testudata(L, arg, tname);
   if (!p)
-    rcl_argerror(L, arg, lua_pushfstring(L, "%s: expected a %s, got %s", what, tname, describe(L, arg)));
+    rcl_argerror(L, arg, lua_pushfstring(L, "%s: expected a %s, got %s", what, tname, rcl_typename(L, arg)));
   return p;
 }
 

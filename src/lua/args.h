@@ -99,7 +99,8 @@ RC_INTERNAL int rcl_int_list_error(const rcl_int_list *list, size_t i, lua_Integ
 /* The number at arg (luaL_checknumber and luaL_optnumber, their errors through rcl_argerror). */
 RC_INTERNAL double rcl_check_number(lua_State *L, int arg, const char *what);
 RC_INTERNAL double rcl_opt_number(lua_State *L, int arg, const char *what, double def);
-/* The userdata of type tname at arg (luaL_checkudata, its error through rcl_argerror). */
+/* The userdata of type tname at arg (luaL_checkudata, its error through rcl_argerror);
+ * rcl_check_tensor is this for recur.Tensor. */
 RC_INTERNAL void *rcl_check_udata(lua_State *L, int arg, const char *tname, const char *what);
 
 /* The number at arg (default def when none or nil), which must be finite. */

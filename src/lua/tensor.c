@@ -205,7 +205,7 @@ static int l_tensor(lua_State *L) {
 
 /* ---- shape queries ------------------------------------------------------------- */
 
-static rc_tensor *self(lua_State *L) { return (rc_tensor *)rcl_check_udata(L, 1, RC_TENSOR, "self"); }
+static rc_tensor *self(lua_State *L) { return rcl_check_tensor(L, 1, "self"); }
 
 static void push_shape(lua_State *L, const lua_Integer *shape, int ndim) {
   lua_createtable(L, ndim, 0);
