@@ -223,7 +223,7 @@ local function check_parts(fn, path, parts)
     util.error("%s: generators: expected a table of name -> recur.Generator, got %s", fn, util.describe(parts.generators))
   end
   for name, g in next, parts.generators or {} do
-    if type(name) ~= "string" or util.describe(g) ~= "recur.Generator" then
+    if type(name) ~= "string" or not util.is_generator(g) then
       util.error("%s: generators: expected name -> recur.Generator, got %s -> %s", fn, util.describe(name),
         util.describe(g))
     end

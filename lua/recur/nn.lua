@@ -230,7 +230,7 @@ local function check_forward_done(self, what)
 end
 
 local function check_generator(fn, gen)
-  if gen ~= nil and not (type(gen) == "userdata" and util.describe(gen) == "recur.Generator") then
+  if gen ~= nil and not util.is_generator(gen) then
     util.error("%s: gen: expected a recur.Generator or nil, got %s", fn, util.describe(gen))
   end
 end

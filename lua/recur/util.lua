@@ -16,6 +16,12 @@ function util.is_tensor(value)
   return type(value) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "recur.Tensor"
 end
 
+--- True when `value` is a recur.Generator (a userdata, not a table that claims the name).
+function util.is_generator(value)
+  local mt = getmetatable(value)
+  return type(value) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "recur.Generator"
+end
+
 --- floor(a / b), Lua 5.3's a // b.
 function util.idiv(a, b) return math.floor(a / b) end
 
@@ -127,7 +133,7 @@ local checks = {
   string = function(v) return type(v) == "string" end,
   table = function(v) return type(v) == "table" end,
   any = function() return true end,
-  ["recur.Generator"] = function(v) return type(v) == "userdata" and describe(v) == "recur.Generator" end,
+  ["recur.Generator"] = util.is_generator,
 }
 
 -- the checked form of an options spec entry (a table {"type", default =, ...})
