@@ -144,7 +144,7 @@ COMPAT_LUAS = lua5.1 lua5.3 luajit
 test-compat: $(foreach v,$(COMPAT_LUAS),build/$(v)/recur/core.so)
 	@for v in $(COMPAT_LUAS); do \
 	  printf '%s: ' $$v; \
-	  set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$$v --cpath=build/$$v/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1 \
+	  set -o pipefail; $(TEST_ENV) $(BUSTED) --lua=$$v --cpath=build/$$v/?.so -o TAP | awk -v quiet=1 -f tools/tap-summary.awk \
 	    || exit 1; \
 	done
 
@@ -156,7 +156,7 @@ build/noblas/recur/core.so: $(NOBLAS_SRC) $(HDR)
 	$(CC) $(ALLCFLAGS) $(LIBFLAG) -o $@ $(NOBLAS_SRC) -lm
 
 test-noblas: build/noblas/recur/core.so
-	set -o pipefail; $(BUSTED) --lua=$(LUA) --cpath=build/noblas/?.so -o TAP | awk -f tools/tap-summary.awk | tail -n 1
+	set -o pipefail; $(BUSTED) --lua=$(LUA) --cpath=build/noblas/?.so -o TAP | awk -v quiet=1 -f tools/tap-summary.awk
 
 # The pointwise kernels per x86-64 level (src/core/dispatch.h). The run-time dispatch
 # cannot be forced, so each level gets its own build without it, in build/isa/<level>/:
@@ -179,11 +179,11 @@ test-isa: recur/core.so $(foreach l,$(ISA_LEVELS),build/isa/$(l)/recur/core.so)
 	  case " $$(echo $(CPU_LEVELS)) " in *" $$l "*) ;; *) echo "$$l: built; not run, the CPU lacks it"; continue;; esac; \
 	  printf '%s: ' $$l; \
 	  set -o pipefail; RECUR_VECTOR_LEVEL=$$l $(TEST_ENV) $(BUSTED) --lua=$(LUA) --cpath=build/isa/$$l/?.so -o TAP \
-	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1 || exit 1; \
+	    $(ISA_SPECS) | awk -v quiet=1 -f tools/tap-summary.awk || exit 1; \
 	done
 	@if nm recur/core.so | grep -q " i "; then printf 'dispatch (recur/core.so): '; \
 	  set -o pipefail; RECUR_VECTOR_LEVEL=$(lastword $(CPU_LEVELS)) $(TEST_ENV) $(BUSTED) --lua=$(LUA) -o TAP \
-	    $(ISA_SPECS) | awk -f tools/tap-summary.awk | tail -n 1; else echo "recur/core.so: built without dispatch"; fi
+	    $(ISA_SPECS) | awk -v quiet=1 -f tools/tap-summary.awk; else echo "recur/core.so: built without dispatch"; fi
 	@digests=$$(for so in $(foreach l,$(CPU_LEVELS),build/isa/$(l)/?.so) ./?.so; do \
 	  LUA_CPATH="$$so" $(TEST_ENV) $(LUA) tools/vector-digest.lua || echo "$$so failed"; done | sort -u); \
 	if [ $$(echo "$$digests" | wc -l) -ne 1 ]; then echo "the levels compute different floats: $$digests"; exit 1; fi; \

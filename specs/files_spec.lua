@@ -112,7 +112,7 @@ describe("atomic saves clean up", function()
     -- lands microseconds later, mid-write) or after a sleep of DELAY seconds (anywhere in a save)
     local round_script = [[
       rm -f %s; %s %s & pid=$!
-      for _ in $(seq 500); do [ -e %s ] && break; sleep 0.01; done
+      for _ in $(seq 6000); do [ -e %s ] && break; sleep 0.01; done
       for _ in $(seq 100000); do set -- %s.tmp-*; [ -e "$1" ] && break; done
       %s kill -9 $pid; wait $pid 2>/dev/null; [ -e %s ]
     ]]

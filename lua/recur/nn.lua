@@ -149,7 +149,8 @@ local function own_parameters(m, what, path)
   if type(views) ~= "table" or type(grads) ~= "table" then
     util.error("%s: %s: named_parameters() and named_gradients() must return tables", what, where)
   end
-  for _, n in ipairs(names) do
+  for k = 1, util.rawlen(names) do
+    local n = rawget(names, k)
     if not is_tensor(rawget(views, n)) then
       util.error("%s: %s: named_parameters() has no tensor '%s' of parameter_names()", what, where, n)
     end
