@@ -96,3 +96,24 @@ describe("argument errors", function()
     expect_error("GRU:stepper", function(at) at() gru:stepper(0) end)
   end)
 end)
+
+describe("options tables", function()
+  local util = require "recur.util"
+  local letters = {}
+  for c = ("a"):byte(), ("z"):byte() do letters[#letters + 1] = string.char(c) end
+
+  -- pairs visits keys in an order that varies between runs (Lua 5.2+ seeds its string
+  -- hashes at random): with 26 bad options, reporting the first one pairs gives would
+  -- name 'a' about one run in 26
+  it("report the first bad option in sorted order, the same on every run", function()
+    local spec, wrong, unknown = {}, {}, {}
+    for _, k in ipairs(letters) do
+      spec[k] = {"integer"}
+      wrong[k] = "x"
+      unknown["z" .. k] = 1
+    end
+    assert.matches("T: option a: expected an integer, got string", select(2, pcall(util.options, "T", wrong, spec)))
+    assert.matches("T: unknown option 'za'", select(2, pcall(util.options, "T", unknown, spec)))
+    assert.are.same(letters, util.sorted_keys(spec))
+  end)
+end)

@@ -16,12 +16,7 @@ local checkpoint = {}
 local is_tensor = util.is_tensor
 local TRAINING_KEY = "recur.training"
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
+local sorted_keys = util.sorted_keys
 
 --- The named tensors of a module, of a table of tensors, or of a named table of modules
 -- (`nn.state_of`).

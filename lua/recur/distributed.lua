@@ -248,23 +248,13 @@ local function tensors_of(what)
     if is_tensor(v) then
       add(v)
     elseif type(v) == "table" and getmetatable(v) == nil then
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = k end
-      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-      for _, k in ipairs(keys) do visit(v[k]) end
+      for _, k in ipairs(util.sorted_keys(v)) do visit(v[k]) end
     else
       for _, pair in ipairs(nn.flat_pairs(v)) do add(pair[1]) end
     end
   end
   visit(what)
   return out
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
 end
 
 -- every rank gets root's optimizer state (step, lr and buffers)
@@ -276,7 +266,7 @@ local function broadcast_optimizer(opt, root)
   local header = ""
   if state then
     local groups = {}
-    for _, i in ipairs(sorted_keys(state.buffers)) do groups[#groups + 1] = {i, sorted_keys(state.buffers[i])} end
+    for _, i in ipairs(util.sorted_keys(state.buffers)) do groups[#groups + 1] = {i, util.sorted_keys(state.buffers[i])} end
     header = json.encode({step = state.step, lr = state.lr, groups = groups})
   end
   local h = json.decode(call(3, mpi.broadcast_string, header, root, "broadcast"))

@@ -17,12 +17,7 @@ local CELLS, LIMITS = F.rnn_cells()
 -- Linear's and Embedding's sizes: BLAS takes 32-bit ints (their products are checked by zeros)
 local MAX_FEATURES = 2147483647
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
+local sorted_keys = util.sorted_keys
 
 -- "bad argument #n to 'fn' (what: expected ..., got ...)", at the user's line
 local function arg_error(n, fn, message)

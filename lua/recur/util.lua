@@ -147,6 +147,15 @@ end
 
 local function shown(v) return type(v) == "number" and tostring(v) or describe(v) end
 
+--- The keys of t in a fixed order (sorted by tostring), so that what is reported first
+-- does not depend on the order of `pairs`, which varies between runs.
+function util.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
 --- Checks an options table against a spec and returns a new table with defaults filled in.
 -- spec: `{name = {"integer", default = 1, required = true, min = 0, max = 10, below = 1, one_of = {...}}}`;
 -- unknown keys are errors (a typo would else pass unnoticed). Options are read raw: a
@@ -160,14 +169,16 @@ function util.options(owner, opts, spec)
   if type(owner) ~= "string" then util.error("options: owner: expected a string, got %s", describe(owner)) end
   if type(spec) ~= "table" then util.error("options: spec: expected a table, got %s", describe(spec)) end
   if type(opts) ~= "table" then util.error("%s: expected an options table, got %s", owner, describe(opts)) end
+  local unknown = {} -- reported in sorted order, not in the order of pairs (which varies between runs)
   for k in pairs(opts) do
-    if type(k) ~= "string" or rawget(spec, k) == nil then
-      util.error("%s: unknown option %s", owner, type(k) == "string" and "'" .. k .. "'" or shown(k))
-    end
+    if type(k) ~= "string" then util.error("%s: unknown option %s", owner, shown(k)) end
+    if rawget(spec, k) == nil then unknown[#unknown + 1] = k end
   end
+  table.sort(unknown)
+  if unknown[1] then util.error("%s: unknown option '%s'", owner, unknown[1]) end
   local out = {}
-  for name, s in pairs(spec) do
-    s = check_spec(name, s)
+  for _, name in ipairs(util.sorted_keys(spec)) do
+    local s = check_spec(name, spec[name])
     local v = rawget(opts, name)
     if v == nil then
       if s.required then util.error("%s: option %s is required", owner, name) end
