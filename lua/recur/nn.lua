@@ -643,7 +643,7 @@ local function define_family(f)
     local o = util.options(f.name, opts, spec)
     check_recurrent_options(f, o)
     o.type = f.name
-    local self = setmetatable({_family = f, _options = o}, cls)
+    local self = setmetatable({_family = f}, cls)
     local r, params, grads, specs = F.rnn_new(o)
     attach_parameters(self, specs, params, grads)
     self._recurrence = r
@@ -729,7 +729,7 @@ end
 
 --- The constructor's options, PyTorch's names; the variants' options only when set.
 function Recurrent:config()
-  local o, f = self._options, self._family
+  local o, f = recurrence(self, "config"):options(), self._family
   local cfg = {type = f.name, input_size = o.input_size, hidden_size = o.hidden_size, num_layers = o.num_layers,
     bias = o.bias, batch_first = o.batch_first, dropout = o.dropout, bidirectional = o.bidirectional}
   if f.nonlinearities then cfg.nonlinearity = o.nonlinearity end
@@ -744,7 +744,7 @@ function Recurrent:config()
 end
 
 function Recurrent:__tostring()
-  local o, extra = self._options, {}
+  local o, extra = recurrence(self, "__tostring"):options(), {}
   if o.bidirectional then extra[#extra + 1] = "bidirectional" end
   if o.batch_first then extra[#extra + 1] = "batch_first" end
   if o.nonlinearity and o.nonlinearity ~= self._family.nonlinearities[1] then extra[#extra + 1] = o.nonlinearity end

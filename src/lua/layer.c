@@ -83,15 +83,17 @@ static int field_bool(lua_State *L, const char *key) {
   return v;
 }
 
-static float field_probability(lua_State *L, const char *key) {
+static double field_probability(lua_State *L, const char *key) {
   lua_getfield(L, 1, key);
   lua_Number p = lua_isnil(L, -1) ? 0.0 : luaL_checknumber(L, -1);
   if (!(p >= 0.0 && p < 1.0)) luaL_error(L, "option %s: expected a probability in [0, 1)", key);
   lua_pop(L, 1);
-  return (float)p;
+  return p;
 }
 
-static rc_rnn_config read_config(lua_State *L, int *batch_first) {
+static const char *const dropout_names[3] = {"dropout", "input_dropout", "recurrent_dropout"};
+
+static rc_rnn_config read_config(lua_State *L, int *batch_first, double dropouts[3]) {
   rc_rnn_config cfg;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "type");
@@ -109,9 +111,10 @@ static rc_rnn_config read_config(lua_State *L, int *batch_first) {
   cfg.bias = field_bool(L, "bias");
   cfg.bidirectional = field_bool(L, "bidirectional");
   *batch_first = field_bool(L, "batch_first");
-  cfg.dropout = field_probability(L, "dropout");
-  cfg.input_dropout = field_probability(L, "input_dropout");
-  cfg.recurrent_dropout = field_probability(L, "recurrent_dropout");
+  for (int k = 0; k < 3; k++) dropouts[k] = field_probability(L, dropout_names[k]);
+  cfg.dropout = (float)dropouts[0];
+  cfg.input_dropout = (float)dropouts[1];
+  cfg.recurrent_dropout = (float)dropouts[2];
   size_t gh = (size_t)cfg.cell->gates * cfg.hidden_size;
   if (gh * (size_t)(cfg.input_size > cfg.hidden_size ? cfg.input_size : 2 * cfg.hidden_size) > INT_MAX / 2)
     luaL_error(L, "%s: input_size and hidden_size are too large", type);
@@ -145,7 +148,8 @@ static void add_spec(void *ud, const rc_param_tensor *t) {
  * (state_dict order; the parameters laid out one after the other in that order) */
 static int l_rnn_new(lua_State *L) {
   int batch_first;
-  rc_rnn_config cfg = read_config(L, &batch_first);
+  double dropouts[3];
+  rc_rnn_config cfg = read_config(L, &batch_first, dropouts);
   lua_getfield(L, 1, "generator");
   rc_rng *gen = rcl_opt_generator(L, -1);
   lua_settop(L, 1);
@@ -153,6 +157,7 @@ static int l_rnn_new(lua_State *L) {
   rcl_recurrence *r = (rcl_recurrence *)lua_newuserdatauv(L, sizeof(rcl_recurrence), 1); /* 3 */
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
+  memcpy(r->dropouts, dropouts, sizeof r->dropouts);
   r->batch_first = batch_first;
   r->training = 1;
   luaL_setmetatable(L, RCL_RECURRENCE);
@@ -434,7 +439,42 @@ static int r_workspace_bytes(lua_State *L) {
   return 1;
 }
 
+/* options() -> the constructor's options, checked and with defaults: type, the sizes,
+ * bias, batch_first, bidirectional, the dropouts, nonlinearity (RNN), proj_size (LSTM) and
+ * each variant flag (nn.lua's config() and __tostring read them) */
+static int r_options(lua_State *L) {
+  const rcl_recurrence *r = rcl_check_recurrence(L, 1);
+  const rc_rnn_config *c = &r->cfg;
+  lua_createtable(L, 0, 16);
+  lua_pushstring(L, family(r));
+  lua_setfield(L, -2, "type");
+  const char *const sizes[3] = {"input_size", "hidden_size", "num_layers"};
+  const int size_values[3] = {c->input_size, c->hidden_size, c->num_layers};
+  for (int k = 0; k < 3; k++) {
+    lua_pushinteger(L, size_values[k]);
+    lua_setfield(L, -2, sizes[k]);
+  }
+  set_bool(L, "bias", c->bias);
+  set_bool(L, "batch_first", r->batch_first);
+  set_bool(L, "bidirectional", c->bidirectional);
+  for (int k = 0; k < 3; k++) {
+    lua_pushnumber(L, r->dropouts[k]);
+    lua_setfield(L, -2, dropout_names[k]);
+  }
+  if (c->cell->nonlinearity) {
+    lua_pushstring(L, c->cell->nonlinearity);
+    lua_setfield(L, -2, "nonlinearity");
+  }
+  if (c->cell->projection) {
+    lua_pushinteger(L, c->proj_size);
+    lua_setfield(L, -2, "proj_size");
+  }
+  for (int f = 0; rc_cell_flag_names[f]; f++) set_bool(L, rc_cell_flag_names[f], (c->cell->flags >> f) & 1u);
+  return 1;
+}
+
 static const luaL_Reg recurrence_methods[] = {{"forward", r_forward},
+                                              {"options", r_options},
                                               {"backward", r_backward},
                                               {"set_training", r_set_training},
                                               {"reset_parameters", r_reset_parameters},

@@ -11,6 +11,7 @@
 
 typedef struct rcl_recurrence {
   rc_rnn_config cfg;
+  double dropouts[3]; /* dropout, input_dropout, recurrent_dropout as given (cfg has floats) */
   int batch_first, training;
   float *params, *grads; /* the flat tensors' data, kept alive by the user value table */
   float *ws;             /* workspace for the last forward */
