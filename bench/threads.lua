@@ -52,9 +52,15 @@ local function thread_times()
   return out
 end
 
+-- the batch split (fb), the two directions side by side (fb), and the wavefront over the
+-- layers of a stack whose batch is too small to split (forward only)
 local CASES = {
   {name = "LSTM T=50 B=64 H=256 fb", T = 50, B = 64, H = 256, bidirectional = false},
   {name = "biLSTM T=50 B=16 H=256 fb", T = 50, B = 16, H = 256, bidirectional = true},
+  {name = "2xLSTM T=50 B=1 H=256 fwd", T = 50, B = 1, H = 256, layers = 2, forward_only = true},
+  {name = "2xLSTM T=50 B=4 H=256 fwd", T = 50, B = 4, H = 256, layers = 2, forward_only = true},
+  {name = "2xLSTM T=50 B=4 H=512 fwd", T = 50, B = 4, H = 512, layers = 2, forward_only = true},
+  {name = "3xGRU T=50 B=2 H=256 fwd", T = 50, B = 2, H = 256, layers = 3, forward_only = true, cell = "GRU"},
 }
 
 -- seconds by the wall clock, total CPU seconds, CPU seconds of the busiest thread, for reps units
@@ -82,12 +88,13 @@ print(string.format("rounds %d, samples of ~%.2f s, sides interleaved (order rev
 print(string.format("%-28s %10s %10s %22s %22s", "case", "1t ms", opt.threads .. "t ms", "wall speed-up",
   "critical speed-up"))
 for _, c in ipairs(CASES) do
-  local layer = recur.LSTM{input_size = c.H, hidden_size = c.H, bidirectional = c.bidirectional}
+  local layer = recur[c.cell or "LSTM"]{input_size = c.H, hidden_size = c.H, num_layers = c.layers or 1,
+    bidirectional = c.bidirectional or false}
   local x = recur.randn{c.T, c.B, c.H}
   local gy = recur.randn{c.T, c.B, (c.bidirectional and 2 or 1) * c.H}
   local function unit()
     layer:forward(x)
-    layer:backward(gy)
+    if not c.forward_only then layer:backward(gy) end
   end
   local reps, walls, ratios = {}, {[1] = {}, [opt.threads] = {}}, {wall = {}, critical = {}}
   for _, n in ipairs{1, opt.threads} do -- warm-up, and the repetitions per sample

@@ -105,6 +105,34 @@ describe("threads", function()
       end
     end
 
+    -- a unidirectional stack whose batch is too small to split runs its layers as a wavefront,
+    -- in chunks of time steps (rnn.c): T = 37 gives chunks of 10, 10, 10, 7 steps at B = 3 and
+    -- of 16, 16, 5 at B = 1; 3 layers on 2 threads wait for a free thread as well as for
+    -- the layer below
+    for _, cell in ipairs(cells) do
+      it(cell[1] .. ", 3 layers as a wavefront, dropout and variational dropout, B = 1, 3 at 2 and 3 threads", function()
+        local function make()
+          return cell[2]{input_size = 3, hidden_size = 4, num_layers = 3, dropout = 0.3, input_dropout = 0.2,
+            recurrent_dropout = 0.25}
+        end
+        for _, B in ipairs{1, 3} do
+          local want = run(1, make, 37, B)
+          for _, n in ipairs{2, 3} do
+            assert_same_results(run(n, make, 37, B), want, string.format("%s wavefront B=%d n=%d", cell[1], B, n))
+          end
+        end
+      end)
+    end
+
+    it("a wavefront over packed sequences (unsorted lengths) and batch_first", function()
+      local function make()
+        return recur.GRU{input_size = 3, hidden_size = 5, num_layers = 2, batch_first = true, dropout = 0.4}
+      end
+      local opts = {lengths = {30, 7, 19}}
+      local want = run(1, make, 30, 3, opts)
+      for _, n in ipairs{2, 3} do assert_same_results(run(n, make, 30, 3, opts), want, "packed wavefront n=" .. n) end
+    end)
+
     it("packed sequences (unsorted lengths) and batch_first, one and two directions", function()
       for _, bidirectional in ipairs{false, true} do
         local function make()
@@ -199,6 +227,11 @@ describe("threads", function()
         print("B=1", threads() - base)
         layer:forward(recur.randn{3, 7, 2}) -- groups of 4 rows or more: one group
         print("B=7", threads() - base)
+        local stack = recur.LSTM{input_size = 2, hidden_size = 3, num_layers = 2}
+        stack:forward(recur.randn{3, 1, 2}) -- a wavefront needs chunks of 16 rows or more: one chunk
+        print("stack T=3", threads() - base)
+        stack:forward(recur.randn{40, 1, 2}) -- the layers as a wavefront
+        print("stack T=40", threads() - base)
         layer:forward(x)
         print("B=12", threads() - base)
         recur.set_num_threads(2)
@@ -207,7 +240,7 @@ describe("threads", function()
         layer:forward(x)
         print("back to 1", threads() - base)
       ]])
-      assert.matches("n=1\t0\nset\t0\nB=1\t0\nB=7\t0\nB=12\t2\n2\t1\nback to 1\t0\nstatus 0", out)
+      assert.matches("n=1\t0\nset\t0\nB=1\t0\nB=7\t0\nstack T=3\t0\nstack T=40\t2\nB=12\t2\n2\t1\nback to 1\t0\nstatus 0", out)
     end)
 
     spec("end with their lua_State", function()

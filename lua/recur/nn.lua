@@ -664,9 +664,11 @@ end
 -- **Threads.** After `recur.set_num_threads(n)` with n > 1, the layer runs on n threads:
 -- the batch split in groups of rows, each running the whole recurrence (a bidirectional
 -- layer runs its two directions side by side, and splits the batch among n/2 threads each).
+-- A unidirectional stack of layers whose batch is too small to split (under 8 rows) runs its
+-- forward as a wavefront: each layer in chunks of time steps, beside the layer below it.
 -- Results equal those of 1 thread within float rounding (the sums of the weight gradients are
 -- added in another order) and are the same bits for a given n; dropout masks do not depend
--- on n. A batch of one row, unidirectional, runs on one thread.
+-- on n. A single unidirectional layer of under 8 rows runs on one thread.
 -- @tparam Tensor x `(T, B, input_size)`, or `(B, T, input_size)` with `batch_first`
 -- @tparam[opt] Tensor h0 `(num_layers * directions, B, hidden)`; zeros if nil
 -- @tparam[opt] Tensor c0 LSTM only: the initial cell state, the shape of h0

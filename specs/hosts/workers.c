@@ -1,10 +1,9 @@
 /* recur's worker threads under ThreadSanitizer: two lua_States, each with its own workers
- * (recur.set_num_threads(3)), run bidirectional, packed and dropout layers forward and
- * backward, first one after the other and then in two OS threads at once. In each state
- * the results at 3 threads must match those at 1 thread within float tolerance, and the
- * two runs of a state must give the same bits; lua_close must join every worker (the
- * process's thread count is back to its start after each lua_close). Built and run by
- * `make tsan`. */
+ * (recur.set_num_threads(3)), run bidirectional, packed and dropout layers and a stack
+ * small enough for the wavefront forward and backward, first one after the other and then in two OS threads
+ * at once. In each state the results at 3 threads must match those at 1 thread within float tolerance, and
+ * the two runs of a state must give the same bits; lua_close must join every worker (the process's thread
+ * count is back to its start after each lua_close). Built and run by `make tsan`. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,8 @@ static const char *const SCRIPT =
     "     lengths = {7, 3, 5, 1, 6, 7, 2, 2, 4, 7, 1, 5}},\n"
     "  {make = function() return recur.LSTM{input_size = 3, hidden_size = 6, proj_size = 4,\n"
     "     peephole = true} end, T = 6, B = 8},\n"
+    "  {make = function() return recur.GRU{input_size = 3, hidden_size = 5, num_layers = 3,\n"
+    "     dropout = 0.3} end, T = 40, B = 2},\n"
     "}\n"
     "local function run(case, n)\n"
     "  recur.set_num_threads(n)\n"

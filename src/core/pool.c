@@ -23,6 +23,7 @@ void rc_pool_init(rc_pool *p) {
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
   pthread_cond_init(&p->done, NULL);
+  pthread_cond_init(&p->progress, NULL);
   p->task = NULL;
   p->ctx = NULL;
   p->tasks = p->next = p->finished = 0;
@@ -110,11 +111,25 @@ void rc_pool_run(rc_pool *p, int tasks, rc_pool_task task, void *ctx) {
   pthread_mutex_unlock(&p->lock);
 }
 
+void rc_pool_publish(rc_pool *p, int *counter, int value) {
+  pthread_mutex_lock(&p->lock);
+  *counter = value;
+  pthread_cond_broadcast(&p->progress);
+  pthread_mutex_unlock(&p->lock);
+}
+
+void rc_pool_wait(rc_pool *p, const int *counter, int value) {
+  pthread_mutex_lock(&p->lock);
+  while (*counter < value) pthread_cond_wait(&p->progress, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+}
+
 void rc_pool_destroy(rc_pool *p) {
   pthread_mutex_lock(&p->lock);
   p->stop = 1;
   pthread_mutex_unlock(&p->lock);
   join_workers(p, 0);
+  pthread_cond_destroy(&p->progress);
   pthread_cond_destroy(&p->done);
   pthread_cond_destroy(&p->wake);
   pthread_mutex_destroy(&p->lock);
@@ -133,6 +148,13 @@ void rc_pool_run(rc_pool *p, int tasks, rc_pool_task task, void *ctx) {
   (void)p;
   run_serially(tasks, task, ctx);
 }
+
+void rc_pool_publish(rc_pool *p, int *counter, int value) {
+  (void)p;
+  *counter = value;
+}
+
+void rc_pool_wait(rc_pool *p, const int *counter, int value) { (void)p, (void)counter, (void)value; }
 
 void rc_pool_destroy(rc_pool *p) { (void)p; }
 

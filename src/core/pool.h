@@ -41,7 +41,7 @@ struct rc_pool {
 #if RC_POOL_THREADS
   int started; /* workers 0..started-1 run (fewer than wanted if the system refused some) */
   pthread_mutex_t lock;
-  pthread_cond_t wake, done;
+  pthread_cond_t wake, done, progress;
   rc_pool_worker workers[RC_POOL_MAX_THREADS - 1];
   /* the phase being run, under lock */
   rc_pool_task task;
@@ -60,6 +60,12 @@ RC_INTERNAL void rc_pool_set_threads(rc_pool *p, int threads);
 /* runs task(ctx, i) for i in [0, tasks) on the caller and up to threads-1 workers; returns
  * when all are done. Tasks must not call Lua. */
 RC_INTERNAL void rc_pool_run(rc_pool *p, int tasks, rc_pool_task task, void *ctx);
+/* Progress between the tasks of a run: rc_pool_publish sets *counter to value and wakes
+ * the tasks waiting; rc_pool_wait returns once *counter >= value. A task may wait only on
+ * tasks of a lower index: those were handed out before it, so they run or have run (on a
+ * pool without threads, or when the tasks run one after the other, they have run). */
+RC_INTERNAL void rc_pool_publish(rc_pool *p, int *counter, int value);
+RC_INTERNAL void rc_pool_wait(rc_pool *p, const int *counter, int value);
 /* stops and joins the workers */
 RC_INTERNAL void rc_pool_destroy(rc_pool *p);
 
