@@ -16,16 +16,9 @@ local layer = recur.$cell{input_size = $H, hidden_size = $H}
 local x = recur.randn{50, $B, $H}
 local y = layer:forward(x)
 local gy, dx = recur.randn(y:shape()), recur.zeros(x:shape())
-local states = "$cell" == "LSTM" and 2 or 1 -- the state arguments before the options table
 for _ = 1, $calls do
-  local args = {x, nil, nil}
-  args[states + 2] = {out = y}
-  layer:forward(table.unpack(args, 1, states + 2))
-  if "$pass" == "fb" then
-    local grads = {gy, nil, nil}
-    grads[states + 2] = {out = dx}
-    layer:backward(table.unpack(grads, 1, states + 2))
-  end
+  layer:forward(x, {out = y})
+  if "$pass" == "fb" then layer:backward(gy, {out = dx}) end
 end
 LUA
 echo "$cell T=50 B=$B H=$H $pass, $calls calls, 1 thread; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -57,6 +57,29 @@ describe("layer outputs", function()
     helpers.assert_close(out, want, 0, "dx")
   end)
 
+  it("the options table may follow x or any state (the states it skips are nil)", function()
+    local lstm, gru = recur.LSTM{input_size = 3, hidden_size = 4}, recur.GRU{input_size = 3, hidden_size = 4}
+    local x, h0 = recur.randn{5, 2, 3}, recur.randn{1, 2, 4}
+    local packed = {lengths = {5, 2}}
+    local want_y, want_hn, want_cn = lstm:forward(x, nil, nil, packed)
+    local y, hn, cn = lstm:forward(x, packed)
+    helpers.assert_close(y, want_y, 0, "y")
+    helpers.assert_close(hn, want_hn, 0, "hn")
+    helpers.assert_close(cn, want_cn, 0, "cn")
+    local want_h0 = lstm:forward(x, h0, nil, packed)
+    helpers.assert_close(lstm:forward(x, h0, packed), want_h0, 0, "y from h0")
+    local gy = recur.randn{5, 2, 4}
+    lstm:forward(x)
+    local want_dx = lstm:backward(gy)
+    lstm:forward(x)
+    local out = recur.full({5, 2, 3}, 0 / 0)
+    assert.are.equal(out, (lstm:backward(gy, {out = out})))
+    helpers.assert_close(out, want_dx, 0, "dx")
+    helpers.assert_close(gru:forward(x, packed), gru:forward(x, nil, packed), 0, "GRU y")
+    assert.matches("h0: expected a recur.Tensor, got number", error_of(lstm.forward, lstm, x, 5))
+    assert.matches("GRU:forward takes at most 3 arguments", error_of(gru.forward, gru, x, nil, nil, packed))
+  end)
+
   it("rejects an out of the wrong shape, or sharing memory with an input or the layer", function()
     local layer = recur.LSTM{input_size = 4, hidden_size = 4}
     local x = recur.randn{3, 2, 4}

@@ -674,7 +674,8 @@ end
 -- @tparam[opt] Tensor c0 LSTM only: the initial cell state, the shape of h0
 -- @tparam[opt] table opts `lengths`: B sequence lengths in 1..T (a Lua array or a 1-D
 -- tensor), as PyTorch's packed sequences: outputs past a sequence's end are 0 and `hn`
--- is each sequence's last valid state; `out`: a tensor to write y into (above)
+-- is each sequence's last valid state; `out`: a tensor to write y into (above). It may
+-- also come right after x or h0, the states it skips being nil: `lstm:forward(x, {out = y})`
 -- @treturn Tensor y `(T, B, directions * hidden)` (`(B, T, ...)` with `batch_first`)
 -- @treturn Tensor hn
 -- @treturn[opt] Tensor cn LSTM only
@@ -689,7 +690,8 @@ end
 --- Backward through the last forward: accumulates the parameter gradients and returns
 -- the gradients of x, h0 (and c0). A last options table may give `out`, a tensor of x's
 -- shape that dx is written into and returned as (see `forward`); it must not share memory
--- with the gradients passed in or the layer's parameters and gradients. It runs on the
+-- with the gradients passed in or the layer's parameters and gradients. As in `forward`, it
+-- may come right after grad_y or grad_hn. It runs on the
 -- threads of its forward.
 -- @tparam Tensor grad_y the gradient of y
 -- @tparam[opt] Tensor grad_hn the gradient of hn

@@ -256,6 +256,19 @@ static void check_extra_args(lua_State *L, const rcl_recurrence *r, int max_args
                max_args - 1, families_with_cell_state(L));
 }
 
+/* An options table given as the last argument before its place, in place of a state
+ * (lstm:forward(x, {lengths = ...}), lstm:backward(gy, {out = dx})), is moved to its place
+ * (opts), the states it stood for nil. Tensors are userdata, so a table there is never one. */
+static void place_options(lua_State *L, int opts) {
+  int top = lua_gettop(L);
+  if (top < 3 || top >= opts || !lua_istable(L, top)) return;
+  lua_settop(L, opts);
+  lua_pushvalue(L, top);
+  lua_replace(L, opts);
+  lua_pushnil(L);
+  lua_replace(L, top);
+}
+
 /* checks that the options argument at opts is nil or a table (example: what one looks
  * like; state: the argument a layer with a cell state takes there) */
 static void check_options(lua_State *L, const rcl_recurrence *r, int opts, const char *example,
@@ -335,6 +348,7 @@ static rc_rng *layer_generator(lua_State *L) {
 static int r_forward(lua_State *L) {
   rcl_recurrence *r = rcl_check_recurrence(L, 1);
   int cell_state = r->cfg.cell->states == 2, opts = cell_state ? 5 : 4;
+  place_options(L, opts);
   check_extra_args(L, r, opts, "forward");
   check_options(L, r, opts, "lengths = ...", "c0");
   rc_tensor *x = rcl_check_tensor(L, 2, "x");
@@ -382,6 +396,7 @@ static int r_forward(lua_State *L) {
 static int r_backward(lua_State *L) {
   rcl_recurrence *r = rcl_check_recurrence(L, 1);
   int cell_state = r->cfg.cell->states == 2, opts = cell_state ? 5 : 4;
+  place_options(L, opts);
   check_extra_args(L, r, opts, "backward");
   check_options(L, r, opts, "out = ...", "grad_cn");
   if (!r->has_forward)
