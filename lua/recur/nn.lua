@@ -732,23 +732,10 @@ function Recurrent:workspace_bytes(T, B)
 end
 
 --- The constructor's options, PyTorch's names; the variants' options only when set.
-function Recurrent:config()
-  local o, f = recurrence(self, "config"):options(), self._family
-  local cfg = {type = f.name, input_size = o.input_size, hidden_size = o.hidden_size, num_layers = o.num_layers,
-    bias = o.bias, batch_first = o.batch_first, dropout = o.dropout, bidirectional = o.bidirectional}
-  if f.nonlinearities then cfg.nonlinearity = o.nonlinearity end
-  if f.projection then cfg.proj_size = o.proj_size end
-  for flag in pairs(f.flags) do
-    if o[flag] then cfg[flag] = true end
-  end
-  for _, k in ipairs{"input_dropout", "recurrent_dropout"} do
-    if o[k] > 0 then cfg[k] = o[k] end
-  end
-  return cfg
-end
+function Recurrent:config() return recurrence(self, "config"):config() end
 
 function Recurrent:__tostring()
-  local o, extra = recurrence(self, "__tostring"):options(), {}
+  local o, extra = recurrence(self, "__tostring"):config(), {}
   if o.bidirectional then extra[#extra + 1] = "bidirectional" end
   if o.batch_first then extra[#extra + 1] = "batch_first" end
   if o.nonlinearity and o.nonlinearity ~= self._family.nonlinearities[1] then extra[#extra + 1] = o.nonlinearity end
@@ -756,7 +743,7 @@ function Recurrent:__tostring()
     if o[flag] then extra[#extra + 1] = flag end
   end
   for _, k in ipairs{"input_dropout", "recurrent_dropout"} do
-    if o[k] > 0 then extra[#extra + 1] = string.format("%s=%g", k, o[k]) end
+    if o[k] then extra[#extra + 1] = string.format("%s=%g", k, o[k]) end
   end
   return string.format("recur.%s(input_size=%d, hidden_size=%d, num_layers=%d%s)", self._family.name,
     o.input_size, o.hidden_size, o.num_layers, #extra > 0 and ", " .. table.concat(extra, ", ") or "")

@@ -10,17 +10,17 @@ function util.is_integer(v)
   return type(v) == "number" and v == math.floor(v) and v - v == 0
 end
 
---- True when `value` is a recur.Tensor.
-function util.is_tensor(value)
+-- true when value is a userdata of recur's type `name` (not a table that claims the name)
+local function is_udata(value, name)
   local mt = getmetatable(value)
-  return type(value) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "recur.Tensor"
+  return type(value) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == name
 end
 
---- True when `value` is a recur.Generator (a userdata, not a table that claims the name).
-function util.is_generator(value)
-  local mt = getmetatable(value)
-  return type(value) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "recur.Generator"
-end
+--- True when `value` is a recur.Tensor.
+function util.is_tensor(value) return is_udata(value, "recur.Tensor") end
+
+--- True when `value` is a recur.Generator.
+function util.is_generator(value) return is_udata(value, "recur.Generator") end
 
 --- floor(a / b), Lua 5.3's a // b.
 function util.idiv(a, b) return math.floor(a / b) end

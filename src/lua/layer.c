@@ -454,13 +454,13 @@ static int r_workspace_bytes(lua_State *L) {
   return 1;
 }
 
-/* options() -> the constructor's options, checked and with defaults: type, the sizes,
- * bias, batch_first, bidirectional, the dropouts, nonlinearity (RNN), proj_size (LSTM) and
- * each variant flag (nn.lua's config() and __tostring read them) */
-static int r_options(lua_State *L) {
+/* config() -> the constructor's options, PyTorch's names (m:config() returns it): type, the
+ * sizes, bias, batch_first, dropout, bidirectional, nonlinearity (RNN), proj_size (LSTM), and
+ * the variants' options only when set (a flag that is on, a variational dropout above 0) */
+static int r_config(lua_State *L) {
   const rcl_recurrence *r = rcl_check_recurrence(L, 1);
   const rc_rnn_config *c = &r->cfg;
-  lua_createtable(L, 0, 16);
+  lua_createtable(L, 0, 12);
   lua_pushstring(L, family(r));
   lua_setfield(L, -2, "type");
   const char *const sizes[3] = {"input_size", "hidden_size", "num_layers"};
@@ -473,6 +473,7 @@ static int r_options(lua_State *L) {
   set_bool(L, "batch_first", r->batch_first);
   set_bool(L, "bidirectional", c->bidirectional);
   for (int k = 0; k < 3; k++) {
+    if (k > 0 && r->dropouts[k] == 0.0) continue; /* dropout is PyTorch's, always there */
     lua_pushnumber(L, r->dropouts[k]);
     lua_setfield(L, -2, dropout_names[k]);
   }
@@ -484,12 +485,13 @@ static int r_options(lua_State *L) {
     lua_pushinteger(L, c->proj_size);
     lua_setfield(L, -2, "proj_size");
   }
-  for (int f = 0; rc_cell_flag_names[f]; f++) set_bool(L, rc_cell_flag_names[f], (c->cell->flags >> f) & 1u);
+  for (int f = 0; rc_cell_flag_names[f]; f++)
+    if ((c->cell->flags >> f) & 1u) set_bool(L, rc_cell_flag_names[f], 1);
   return 1;
 }
 
 static const luaL_Reg recurrence_methods[] = {{"forward", r_forward},
-                                              {"options", r_options},
+                                              {"config", r_config},
                                               {"backward", r_backward},
                                               {"set_training", r_set_training},
                                               {"reset_parameters", r_reset_parameters},
