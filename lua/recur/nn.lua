@@ -99,40 +99,66 @@ end
 -- @type Module
 local Module = util.class("recur.Module")
 nn.Module = Module
+Module._training = true -- a new module is in training mode; train() sets its own field
 
--- Allocates (or adopts) the flat parameter and gradient tensors of `self` for `specs`
--- ({{name, shape}, ...}, in state_dict order, laid out one after the other) and the
--- views into them.
-local function attach_parameters(self, specs, params, grads)
-  local total = 0
-  for _, s in ipairs(specs) do
-    local n = 1
-    for _, d in ipairs(s[2]) do n = n * d end
-    total = total + n
+local function numel(shape)
+  local n = 1
+  for _, d in ipairs(shape) do n = n * d end
+  return n
+end
+
+-- The views of `self`'s parameters `specs` ({{name, shape}, ...}, in state_dict order, laid
+-- out one after the other) into the flat tensor params: `_views` holds the names in order
+-- (its array part) and name -> view. The gradient views are made on first use (grad_views).
+local function attach_views(self, specs, params)
+  self._views = {}
+  local at = 1
+  for i, s in ipairs(specs) do
+    local n = numel(s[2])
+    self._views[i] = s[1]
+    self._views[s[1]] = params:narrow(1, at, n):view(s[2])
+    at = at + n
   end
+end
+
+-- name -> gradient view of a module with attach_views, the views into flat_gradients() laid
+-- out as the parameters are; made on first use and kept in `_grad_views` (a training loop
+-- reads gradients through flat_gradients and never needs them)
+local function grad_views(self)
+  local g = rawget(self, "_grad_views")
+  if g then return g end
+  local views, grads, at = rawget(self, "_views"), self:flat_gradients(), 1
+  g = {}
+  for k = 1, rawlen(views) do
+    local v = rawget(views, rawget(views, k))
+    g[rawget(views, k)] = grads:narrow(1, at, v:numel()):view(v:shape())
+    at = at + v:numel()
+  end
+  self._grad_views = g
+  return g
+end
+
+-- Allocates (or adopts) the flat parameter and gradient tensors of `self` (`_params`,
+-- `_grads`) for `specs` and the views into them.
+local function attach_parameters(self, specs, params, grads)
   if not params then
+    local total = 0
+    for _, s in ipairs(specs) do total = total + numel(s[2]) end
     local owner = util.describe(self):gsub("^recur%.", "")
     params, grads = util.call(owner, core.zeros, {total}), util.call(owner, core.zeros, {total})
   end
   self._params, self._grads = params, grads
-  self._names, self._views, self._grad_views = {}, {}, {}
-  local at = 1
-  for i, s in ipairs(specs) do
-    local n = 1
-    for _, d in ipairs(s[2]) do n = n * d end
-    self._names[i] = s[1]
-    self._views[s[1]] = self._params:narrow(1, at, n):view(s[2])
-    self._grad_views[s[1]] = self._grads:narrow(1, at, n):view(s[2])
-    at = at + n
-  end
-  self._training = true
+  attach_views(self, specs, params)
 end
 
--- A module's own parameters (not its children's): names in order, name -> view, name ->
--- gradient view. Modules from outside recur that define named_parameters give theirs.
-local function own_parameters(m, what, path)
+-- A module's own parameters (not its children's): names in order, and name -> view (or,
+-- with `gradients`, name -> gradient view). Modules from outside recur that define
+-- named_parameters give theirs.
+local function own_parameters(m, what, path, gradients)
   if m.named_parameters == Module.named_parameters or m.named_parameters == nil then
-    return rawget(m, "_names") or {}, rawget(m, "_views") or {}, rawget(m, "_grad_views") or {}
+    local views = rawget(m, "_views")
+    if not views then return {}, {} end
+    return views, gradients and grad_views(m) or views
   end
   local where = path == "" and "the argument" or "'" .. path .. "'"
   for _, method in ipairs{"named_parameters", "parameter_names"} do
@@ -150,19 +176,19 @@ local function own_parameters(m, what, path)
       util.error("%s: %s: named_parameters() has no tensor '%s' of parameter_names()", what, where, n)
     end
   end
-  return names, views, grads
+  return names, gradients and grads or views
 end
 
--- the parameter names under self in order, and name -> view (which = 2) or gradient (3)
-local function collect(self, which, what)
+-- the parameter names under self in order, and name -> view (or gradient view)
+local function collect(self, gradients, what)
   local names, map = {}, {}
   local list, paths = modules_of(self, what)
   for i, m in ipairs(list) do
-    local own = {own_parameters(m, what, paths[i])}
+    local own_names, own = own_parameters(m, what, paths[i], gradients)
     local prefix = paths[i] == "" and "" or paths[i] .. "."
-    for k = 1, rawlen(own[1]) do
-      local n = rawget(own[1], k)
-      names[#names + 1], map[prefix .. n] = prefix .. n, rawget(own[which], n)
+    for k = 1, rawlen(own_names) do
+      local n = rawget(own_names, k)
+      names[#names + 1], map[prefix .. n] = prefix .. n, rawget(own, n)
     end
   end
   return names, map
@@ -175,15 +201,16 @@ local function in_order(names, map)
 end
 
 --- Parameter names in state_dict order ("weight", "2.weight_ih_l0", ...).
-function Module:parameter_names() return (collect(self, 2, "parameter_names")) end
+function Module:parameter_names() return (collect(self, false, "parameter_names")) end
 --- name -> parameter view.
-function Module:named_parameters() return select(2, collect(self, 2, "named_parameters")) end
---- name -> gradient view.
-function Module:named_gradients() return select(2, collect(self, 3, "named_gradients")) end
+function Module:named_parameters() return select(2, collect(self, false, "named_parameters")) end
+--- name -> gradient view: views into flat_gradients(), made on the first call (a training
+-- loop that reads flat_gradients never pays for them) and the same objects after.
+function Module:named_gradients() return select(2, collect(self, true, "named_gradients")) end
 --- Parameter views in state_dict order.
-function Module:parameters() return in_order(collect(self, 2, "parameters")) end
+function Module:parameters() return in_order(collect(self, false, "parameters")) end
 --- Gradient views in state_dict order.
-function Module:gradients() return in_order(collect(self, 3, "gradients")) end
+function Module:gradients() return in_order(collect(self, true, "gradients")) end
 --- All parameters in one tensor (nil for a module without any of its own).
 function Module:flat_parameters() return self._params end
 --- All gradients in one tensor.
@@ -405,7 +432,7 @@ end
 function Linear:backward(grad_output)
   check_forward_done(self, "Linear")
   return util.call("Linear:backward", F.linear_backward, self._input, self._views.weight, grad_output,
-    self._grad_views.weight, self._grad_views.bias)
+    grad_views(self).weight, grad_views(self).bias)
 end
 
 --- The constructor options, for checkpoints.
@@ -476,7 +503,7 @@ end
 -- @treturn nil the indices have no gradient
 function Embedding:backward(grad_output)
   check_forward_done(self, "Embedding")
-  util.call("Embedding:backward", F.embedding_backward, self._grad_views.weight, self._input, grad_output)
+  util.call("Embedding:backward", F.embedding_backward, grad_views(self).weight, self._input, grad_output)
   return nil
 end
 
@@ -503,7 +530,7 @@ function nn.Dropout(opts)
     p = {"number", default = 0.5, min = 0, below = 1},
     generator = {"recur.Generator"},
   })
-  return setmetatable({p = o.p, generator = o.generator, _training = true}, Dropout)
+  return setmetatable({p = o.p, generator = o.generator}, Dropout)
 end
 
 local function check_tensor_arg(fn, name, v)
@@ -635,6 +662,7 @@ end
 local function define_family(f)
   local cls = util.class("recur." .. f.name, Recurrent)
   cls.__tostring = Recurrent.__tostring -- metamethods are not inherited
+  cls._family = f
   local spec = options_spec(f)
   return function(opts)
     if type(opts) ~= "table" then
@@ -643,7 +671,7 @@ local function define_family(f)
     local o = util.options(f.name, opts, spec)
     check_recurrent_options(f, o)
     o.type = f.name
-    local self = setmetatable({_family = f}, cls)
+    local self = setmetatable({}, cls)
     local r, params, grads, specs = F.rnn_new(o)
     attach_parameters(self, specs, params, grads)
     self._recurrence = r
@@ -799,7 +827,7 @@ function nn.Sequential(modules)
   if type(modules) ~= "table" or is_module(modules) then
     util.error("Sequential: expected an array of modules, got %s", util.describe(modules))
   end
-  local self = setmetatable({children = {}, child_names = {}, _training = true}, Sequential)
+  local self = setmetatable({children = {}, child_names = {}}, Sequential)
   for i = 1, rawlen(modules) do
     local entry = rawget(modules, i)
     local name, m = tostring(i), entry

@@ -23,6 +23,18 @@ rcl_recurrence *rcl_check_recurrence(lua_State *L, int arg) {
 
 static const char *family(const rcl_recurrence *r) { return r->cfg.cell->family; }
 
+/* the slots of a recurrence's user value table (an array: 80 bytes where a table of
+ * named fields takes 248) */
+enum { SLOT_GENERATOR = 1, SLOT_PARAMS, SLOT_GRADS, SLOT_WS, SLOT_LENGTHS, SLOTS = SLOT_LENGTHS };
+
+/* stores the value on top in slot k of the user value table of the recurrence at 1 */
+static void set_slot(lua_State *L, int k) {
+  lua_getiuservalue(L, 1, 1);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, k);
+  lua_pop(L, 1);
+}
+
 void rcl_get_field(lua_State *L, int arg, const char *key) {
   lua_getiuservalue(L, arg, 1);
   lua_getfield(L, -1, key);
@@ -161,18 +173,18 @@ static int l_rnn_new(lua_State *L) {
   r->batch_first = batch_first;
   r->training = 1;
   luaL_setmetatable(L, RCL_RECURRENCE);
-  lua_createtable(L, 0, 6); /* 4: user value table */
+  lua_createtable(L, SLOTS, 0); /* 4: user value table */
   lua_pushvalue(L, 4);
   lua_setiuservalue(L, 3, 1);
   lua_pushvalue(L, 2);
-  lua_setfield(L, 4, "generator");
+  lua_rawseti(L, 4, SLOT_GENERATOR);
   lua_Integer n = (lua_Integer)rc_rnn_each_param(&cfg, NULL, NULL);
   r->params = rcl_new_tensor(L, 1, &n)->data; /* 5 */
   r->grads = rcl_new_tensor(L, 1, &n)->data;  /* 6 */
   lua_pushvalue(L, 5);
-  lua_setfield(L, 4, "params");
+  lua_rawseti(L, 4, SLOT_PARAMS);
   lua_pushvalue(L, 6);
-  lua_setfield(L, 4, "grads");
+  lua_rawseti(L, 4, SLOT_GRADS);
   rc_rnn_init_params(&cfg, r->params, gen);
   spec_list specs;
   lua_newtable(L); /* 7 */
@@ -186,14 +198,12 @@ static int l_rnn_new(lua_State *L) {
 
 /* ---- forward and backward ----------------------------------------------------------------- */
 
-/* grows the workspace (in the user value table under "ws") to n floats; returns it */
+/* grows the workspace (in the user value table's SLOT_WS) to n floats; returns it */
 static float *ensure_workspace(lua_State *L, rcl_recurrence *r, size_t n) {
   if (n > r->ws_floats || !r->ws) {
-    lua_getiuservalue(L, 1, 1);
     r->ws = rcl_new_storage(L, n);
     r->ws_floats = n;
-    lua_setfield(L, -2, "ws");
-    lua_pop(L, 1);
+    set_slot(L, SLOT_WS);
   }
   return r->ws;
 }
@@ -295,11 +305,9 @@ static int *read_lengths(lua_State *L, rcl_recurrence *r, int opts, lua_Integer 
                   lua_pushfstring(L, "lengths: expected a 1-D tensor or an array of %s integers",
                                   rcl_istr(L, (long long)(B))));
   if ((size_t)B > r->lengths_cap) {
-    lua_getiuservalue(L, 1, 1);
     r->lengths = (int *)(void *)rcl_new_storage(L, (size_t)B);
     r->lengths_cap = (size_t)B;
-    lua_setfield(L, -2, "lengths");
-    lua_pop(L, 1);
+    set_slot(L, SLOT_LENGTHS);
   }
   for (lua_Integer b = 0; b < B; b++) r->lengths[b] = (int)rcl_int_list_check(&list, (size_t)b, 1, T);
   lua_pop(L, 1);
@@ -337,7 +345,9 @@ static rc_tensor *push_result(lua_State *L, const rcl_recurrence *r, int opts, i
 
 /* the generator of the variational dropout masks: the layer's, else the default one */
 static rc_rng *layer_generator(lua_State *L) {
-  rcl_get_field(L, 1, "generator");
+  lua_getiuservalue(L, 1, 1);
+  lua_rawgeti(L, -1, SLOT_GENERATOR);
+  lua_remove(L, -2);
   rc_rng *g = rcl_opt_generator(L, -1);
   lua_pop(L, 1); /* the user value table keeps it alive */
   return g;
