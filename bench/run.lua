@@ -436,8 +436,8 @@ local function run_memory()
   emit("")
   emit("== " .. title .. " ==")
   emit(head)
-  local columns = {"case", "workspace MB", "live MB", "f1303c3 workspace MB", "f1303c3 live MB"}
-  local widths = {28, 12, 12, 20, 16}
+  local columns = {"case", "workspace bytes", "live bytes", "f1303c3 workspace", "f1303c3 live"}
+  local widths = {28, 16, 14, 18, 14}
   emit(pad(columns, widths))
   markdown[#markdown + 1] = "### " .. title .. "\n"
   markdown[#markdown + 1] = "- " .. head .. "\n"
@@ -452,9 +452,8 @@ local function run_memory()
     end
     record("memory", case, "live_bytes", {median = live, min = live, max = live, n = 1})
     local base = targets.memory_baseline[case]
-    local cells = {case, workspace >= 0 and string.format("%.2f", workspace / 2 ^ 20) or "-",
-      string.format("%.2f", live / 2 ^ 20),
-      string.format("%.2f", base.workspace_bytes / 2 ^ 20), string.format("%.2f", base.live_bytes / 2 ^ 20)}
+    local cells = {case, workspace >= 0 and string.format("%d", workspace) or "-", string.format("%d", live),
+      string.format("%d", base.workspace_bytes), string.format("%d", base.live_bytes)}
     emit(pad(cells, widths))
     markdown[#markdown + 1] = "| " .. table.concat(cells, " | ") .. " |"
   end

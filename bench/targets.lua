@@ -70,7 +70,7 @@ end
 
 local function show(t, value)
   if t.percent then return string.format("%.0f%%", 100 * value) end
-  if t.bytes then return string.format("%.2f MB", value / 2 ^ 20) end
+  if t.bytes then return string.format("%d bytes", value) end
   return string.format(t.fmt, value)
 end
 

@@ -112,6 +112,17 @@ describe("bench targets", function()
     assert.truthy(table.concat(lines, "\n"):find("MISSED   " .. id .. " >= 1.10x torch:%s+1.100x"))
   end)
 
+  it("shows memory in bytes: one byte over the baseline is a miss that reads as one", function()
+    local case = "LSTM T=50 B=16 H=128"
+    local base = targets.memory_baseline[case].live_bytes
+    local function line(live)
+      local lines = targets.check{memory = {[case] = {live_bytes = s(live, live, live)}}}
+      return table.concat(lines, "\n")
+    end
+    assert.truthy(line(base + 1):find("MISSED   " .. case .. "%s+live bytes no more than at f1303c3:%s+" .. (base + 1) .. " bytes"))
+    assert.truthy(line(base):find("met      " .. case .. "%s+live bytes no more than at f1303c3:%s+" .. base .. " bytes"))
+  end)
+
   it("reads back the results file the driver writes", function()
     local path = os.tmpname()
     write(path, "table,case,metric,median,min,max,rounds\nlayers," .. id .. ",speedup,1.25,1.2,1.3,7\n")
