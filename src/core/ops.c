@@ -50,15 +50,20 @@ void rc_dropout(size_t n, float p, rc_rng *rng, const float *x, float *mask, flo
   for (size_t i = 0; i < n; i++) y[i] = x[i] * mask[i];
 }
 
-/* log-sum-exp of a row, shifted by its maximum so that exp cannot overflow */
-static double log_sum_exp(int C, const float *row, float *max_out) {
+/* the sum of exp(row[c] - max) over a row, shifted by its maximum (*max_out) so that exp
+ * cannot overflow; e, when not NULL, receives each term */
+static double sum_exp(int C, const float *row, float *max_out, float *e) {
   float mx = row[0];
   for (int c = 1; c < C; c++)
     if (row[c] > mx) mx = row[c];
   double s = 0.0;
-  for (int c = 0; c < C; c++) s += exp((double)row[c] - mx);
+  for (int c = 0; c < C; c++) {
+    double term = exp((double)row[c] - mx);
+    s += term;
+    if (e) e[c] = (float)term;
+  }
   *max_out = mx;
-  return log(s) + mx;
+  return s;
 }
 
 double rc_cross_entropy(int N, int C, const float *logits, const int32_t *target, int32_t ignore, float scale,
@@ -73,11 +78,12 @@ double rc_cross_entropy(int N, int C, const float *logits, const int32_t *target
       continue;
     }
     float mx;
-    double lse = log_sum_exp(C, row, &mx);
-    total += lse - row[target[r]];
+    double s = sum_exp(C, row, &mx, g);
+    total += log(s) + mx - row[target[r]];
     n++;
-    if (g) { /* d/dlogits of -log softmax = softmax - onehot */
-      for (int c = 0; c < C; c++) g[c] = (float)(exp((double)row[c] - lse) * scale);
+    if (g) { /* d/dlogits of -log softmax = softmax - onehot, softmax = the terms / s */
+      double norm = scale / s;
+      for (int c = 0; c < C; c++) g[c] = (float)(g[c] * norm);
       g[target[r]] -= scale;
     }
   }
