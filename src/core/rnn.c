@@ -286,10 +286,23 @@ static void fill_rows(size_t rows, size_t n, const float *b1, const float *b2, f
   }
 }
 
-/* out[j] += sum over rows of a[r][j] */
-static void add_column_sums(size_t rows, size_t n, const float *a, float *out) {
-  for (size_t r = 0; r < rows; r++, a += n)
-    for (size_t j = 0; j < n; j++) out[j] += a[j];
+/* out[j] += sum over rows of a[r][j], and out2[j] too when not NULL (the cells that fold
+ * b_hh into the input projection have one gradient for both biases): the sums of a block of
+ * columns are taken first, in a buffer that stays in L1, then added */
+static void add_column_sums(size_t rows, size_t n, const float *a, float *out, float *out2) {
+  enum { BLOCK = 2048 }; /* 8 KB: the gate rows of a layer up to H = 512 in one sweep */
+  float sum[BLOCK];
+  for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
+    size_t w = n - j0 < BLOCK ? n - j0 : BLOCK;
+    memset(sum, 0, w * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+      const float *row = a + r * n + j0;
+      for (size_t j = 0; j < w; j++) sum[j] += row[j];
+    }
+    for (size_t j = 0; j < w; j++) out[j0 + j] += sum[j];
+    if (out2)
+      for (size_t j = 0; j < w; j++) out2[j0 + j] += sum[j];
+  }
 }
 
 /* out = a * mask (or out += a * mask) for rows of width n, the mask row of row r being
@@ -955,8 +968,14 @@ static void direction_weight_grads(const dir_context *cx, const float *params, f
                accumulate_dx ? 1.0f : 0.0f, dx, cx->in);
   }
   rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_in, cx->hout, 1.0f, grads + cx->p.w_hh, cx->hout);
-  if (cx->p.b_ih != RC_ABSENT) add_column_sums(rows, cx->gh, dg, grads + cx->p.b_ih);
-  if (cx->p.b_hh != RC_ABSENT) add_column_sums(rows, cx->gh, dg_hh, grads + cx->p.b_hh);
+  float *db_ih = cx->p.b_ih != RC_ABSENT ? grads + cx->p.b_ih : NULL;
+  float *db_hh = cx->p.b_hh != RC_ABSENT ? grads + cx->p.b_hh : NULL;
+  if (db_ih && db_hh && dg_hh == dg) {
+    add_column_sums(rows, cx->gh, dg, db_ih, db_hh);
+  } else {
+    if (db_ih) add_column_sums(rows, cx->gh, dg, db_ih, NULL);
+    if (db_hh) add_column_sums(rows, cx->gh, dg_hh, db_hh, NULL);
+  }
   if (db->m)
     rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f, grads + cx->p.w_hr, cx->H);
 }
