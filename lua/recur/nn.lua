@@ -107,35 +107,40 @@ local function numel(shape)
   return n
 end
 
--- The views of `self`'s parameters `specs` ({{name, shape}, ...}, in state_dict order, laid
--- out one after the other) into the flat tensor params: `_views` holds the names in order
--- (its array part) and name -> view. The gradient views are made on first use (grad_views).
-local function attach_views(self, specs, params)
-  self._views = {}
+-- into[name] = a view of the flat tensor for each {name, shape} of `specs`, laid out one
+-- after the other in that order; returns into
+local function lay_out(flat, specs, into)
   local at = 1
-  for i, s in ipairs(specs) do
+  for _, s in ipairs(specs) do
     local n = numel(s[2])
-    self._views[i] = s[1]
-    self._views[s[1]] = params:narrow(1, at, n):view(s[2])
+    into[s[1]] = flat:narrow(1, at, n):view(s[2])
     at = at + n
   end
+  return into
 end
 
--- name -> gradient view of a module with attach_views, the views into flat_gradients() laid
--- out as the parameters are; made on first use and kept in `_grad_views` (a training loop
--- reads gradients through flat_gradients and never needs them)
+-- The views of `self`'s parameters `specs` ({{name, shape}, ...}, in state_dict order) into
+-- the flat tensor params: `_views` holds the names in order (its array part) and name ->
+-- view. The gradient views are made on first use (grad_views).
+local function attach_views(self, specs, params)
+  self._views = {}
+  for i, s in ipairs(specs) do self._views[i] = s[1] end
+  lay_out(params, specs, self._views)
+end
+
+-- name -> gradient view of a module with attach_views, laid out in flat_gradients() as the
+-- parameters are in flat_parameters(); made on first use and kept in `_grad_views` (a
+-- training loop reads gradients through flat_gradients and never needs them)
 local function grad_views(self)
   local g = rawget(self, "_grad_views")
   if g then return g end
-  local views, grads, at = rawget(self, "_views"), self:flat_gradients(), 1
-  g = {}
+  local views, specs = rawget(self, "_views"), {}
   for k = 1, rawlen(views) do
-    local v = rawget(views, rawget(views, k))
-    g[rawget(views, k)] = grads:narrow(1, at, v:numel()):view(v:shape())
-    at = at + v:numel()
+    local name = rawget(views, k)
+    specs[k] = {name, rawget(views, name):shape()}
   end
-  self._grad_views = g
-  return g
+  self._grad_views = lay_out(self:flat_gradients(), specs, {})
+  return self._grad_views
 end
 
 -- Allocates (or adopts) the flat parameter and gradient tensors of `self` (`_params`,
