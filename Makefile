@@ -254,7 +254,7 @@ bench: recur/core.so build/bench/blas_bound build/bench/blas_trace.so
 # The recurrent core calls no allocator: every buffer comes from Lua-owned workspaces.
 alloc-check:
 	@mkdir -p build/alloc
-	@for f in src/core/rnn.c src/core/cells.c src/core/cell_*.c src/core/ops.c; do \
+	@for f in src/core/rnn.c src/core/packed.c src/core/cells.c src/core/cell_*.c src/core/ops.c; do \
 	  $(CC) -std=c99 -O2 -c $$f -o build/alloc/$$(basename $$f .c).o || exit 1; done
 	@if nm -u build/alloc/*.o | grep -E ' (malloc|calloc|realloc|free)$$'; then \
 	  echo "allocator calls in the core"; exit 1; fi; echo "core: no allocator calls"

@@ -128,7 +128,7 @@ function commands.info()
   local cfg = recur.config()
   return table.concat({"version=" .. cfg.version, "blas=" .. cfg.blas, "corename=" .. cfg.blas_corename,
     "threads=" .. recur.get_num_threads(), "blas_threads=" .. tostring(cfg.blas_threads), "blas_config=" .. cfg.blas_config,
-    "lua=" .. cfg.lua}, "\t")
+    "lua=" .. cfg.lua, "packed=" .. cfg.packed_gemm}, "\t")
 end
 
 function commands.setup(rest)

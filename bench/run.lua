@@ -28,7 +28,7 @@ local PYTHON = os.getenv("TORCH_PYTHON") or "/usr/bin/python3"
 local TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
 -- removed from every worker's environment; the driver sets what each side gets
 local CLEARED = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
-  "GLIBC_TUNABLES", "LD_PRELOAD", "RECUR_BENCH_TRACE", "RECUR_CPATH"}
+  "GLIBC_TUNABLES", "LD_PRELOAD", "RECUR_BENCH_TRACE", "RECUR_CPATH", "RECUR_PACKED_GEMM"}
 local SIDE_LABELS = {recur = "recur", recur1 = "recur 1t", torch = "torch", torch_untuned = "torch untuned",
   bound = "bound", noblas = "portable"}
 local ALL_TABLES = "layers,threads2,bidir,step,charrnn,default,memory"
@@ -191,6 +191,8 @@ local function side_command(side, threads, trace_file)
   if side == "tracer" then
     env[#env + 1] = {"LD_PRELOAD", root .. "build/bench/blas_trace.so"}
     env[#env + 1] = {"RECUR_BENCH_TRACE", trace_file}
+    -- every product through the BLAS: the bound is OpenBLAS's time for all of recur's products
+    env[#env + 1] = {"RECUR_PACKED_GEMM", "0"}
   end
   return env, {LUA, root .. "bench/recur_worker.lua", tostring(t)}
 end
@@ -289,13 +291,13 @@ local function header_lines(sides, infos, envs, load_before, settle, cpu_clock)
         SIDE_LABELS[side], i.version, i.blas_libraries, i.corename, i.openblas_threads, i.threads, i.interop_threads,
         env_text(envs[side]))
     elseif side == "bound" then
-      text = string.format("bound (replay of recur's own BLAS calls): OpenBLAS core %s, %s threads; %s", i.corename,
-        i.threads, env_text(envs[side]))
+      text = string.format("bound (OpenBLAS's time for recur's products: a replay of the BLAS calls recur makes with "
+        .. "RECUR_PACKED_GEMM=0): OpenBLAS core %s, %s threads; %s", i.corename, i.threads, env_text(envs[side]))
     else
       -- at n > 1 threads recur runs its own workers, each calling OpenBLAS on 1 thread
-      text = string.format("%s %s: BLAS %s (core %s), %s threads, OpenBLAS %s; %s", SIDE_LABELS[side], i.version, i.blas,
-        i.corename, i.threads, i.blas_threads == "1" and "1 thread" or (i.blas_threads or "?") .. " threads",
-        env_text(envs[side]))
+      text = string.format("%s %s: BLAS %s (core %s), packed kernel %s, %s threads, OpenBLAS %s; %s", SIDE_LABELS[side],
+        i.version, i.blas, i.corename, i.packed or "?", i.threads,
+        i.blas_threads == "1" and "1 thread" or (i.blas_threads or "?") .. " threads", env_text(envs[side]))
     end
     lines[#lines + 1] = text
     if i.corename and i.corename ~= "none" and i.corename ~= "not OpenBLAS" then cores[i.corename] = true end

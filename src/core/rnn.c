@@ -13,6 +13,7 @@
 
 #include "blas.h"
 #include "ops.h"
+#include "packed.h"
 #include "pool.h"
 
 /* ---- sizes and parameter layout ---------------------------------------- */
@@ -208,15 +209,32 @@ static void carve_lane(const rc_rnn_config *cfg, size_t T, size_t B, size_t in, 
   s->sink = carve(c, largest_vec(cfg));
 }
 
+static size_t widest_input(const rc_rnn_config *cfg) {
+  size_t width = rc_rnn_dirs(cfg) * rc_rnn_hout(cfg);
+  return width > (size_t)cfg->input_size ? width : (size_t)cfg->input_size;
+}
+
+/* Floats of each shared gradient buffer: (T, B, the widest input of any layer), or more
+ * to hold W_hh packed (a pass packs it into a buffer it does not use: pack_w_hh) */
+static size_t gradient_floats(const rc_rnn_config *cfg, size_t T, size_t B) {
+  size_t n = T * B * widest_input(cfg);
+  if (RC_PACKED_KERNELS && B >= 2) {
+    int gh = (int)gate_width(cfg), hout = rc_rnn_hout(cfg);
+    size_t forward = rc_packed_floats(hout, gh), backward = rc_packed_floats(gh, hout);
+    size_t packed = forward > backward ? forward : backward;
+    if (n < packed) n = packed;
+  }
+  return n;
+}
+
 static void carve_shared(const rc_rnn_config *cfg, size_t T, size_t B, int lanes, carver *c,
                          shared_buffers *s) {
-  size_t width = rc_rnn_dirs(cfg) * rc_rnn_hout(cfg);
-  size_t in = width > (size_t)cfg->input_size ? width : (size_t)cfg->input_size;
-  s->grad_a = carve(c, T * B * in);
-  s->grad_b = carve(c, T * B * in);
-  s->grad_c = carve(c, lanes > 1 ? T * B * in : 0);
+  size_t n = gradient_floats(cfg, T, B);
+  s->grad_a = carve(c, n);
+  s->grad_b = carve(c, n);
+  s->grad_c = carve(c, lanes > 1 ? n : 0);
   s->zeros = carve(c, largest_vec(cfg));
-  for (int k = 0; k < lanes; k++) carve_lane(cfg, T, B, in, c, &s->lane[k]);
+  for (int k = 0; k < lanes; k++) carve_lane(cfg, T, B, widest_input(cfg), c, &s->lane[k]);
 }
 
 static void carve_layer(const rc_rnn_config *cfg, size_t T, size_t B, int layer, carver *c,
@@ -408,6 +426,8 @@ typedef struct dir_context {
   rc_rnn_params p;
   const float *vec[RC_CELL_MAX_VECS]; /* the cell's vectors (zeros where absent) */
   float *dvec[RC_CELL_MAX_VECS];      /* their gradients (a scratch sink where absent) */
+  const rc_packed_kernel *pk;         /* with w_hh_packed: the steps' products with W_hh */
+  const float *w_hh_packed;           /* W_hh packed for this pass (packed.h), or NULL: the BLAS */
 } dir_context;
 
 static const float *param_or_null(const float *params, size_t off) {
@@ -435,6 +455,8 @@ static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, i
     cx.vec[k] = absent ? s->zeros : params + cx.p.vec[k];
     cx.dvec[k] = absent || !grads ? s->lane[lane].sink : grads + cx.p.vec[k];
   }
+  cx.pk = NULL;
+  cx.w_hh_packed = NULL;
   return cx;
 }
 
@@ -498,6 +520,44 @@ static const float *direction_input(const dir_context *cx, const dir_buffers *db
   return db->x;
 }
 
+/* Packs W_hh into `scratch` (floats free for the whole pass) for the steps of a direction,
+ * W_hh^T for the forward's h W_hh^T, W_hh for the backward's d W_hh, when the CPU has a
+ * packed kernel, the scratch is large enough and there are rows enough for a product
+ * (one row takes a GEMV, which reads W_hh once anyway). */
+static void pack_w_hh(dir_context *cx, const rc_packed_kernel *pk, const float *params, float *scratch,
+                      size_t scratch_floats, int transposed) {
+  const float *w_hh = params + cx->p.w_hh;
+  if (!pk || cx->B < 2) return;
+  if (rc_packed_floats(transposed ? cx->hout : cx->gh, transposed ? cx->gh : cx->hout) > scratch_floats)
+    return;
+  if (transposed)
+    pk->pack_transposed(cx->gh, cx->hout, w_hh, scratch);
+  else
+    pk->pack(cx->gh, cx->hout, w_hh, scratch);
+  cx->pk = pk;
+  cx->w_hh_packed = scratch;
+}
+
+/* hh(rows x gh) += h(rows x hout) W_hh^T */
+static void add_times_w_hh_t(const dir_context *cx, const float *params, int rows, const float *h,
+                             float *hh) {
+  if (cx->w_hh_packed)
+    cx->pk->gemm(rows, cx->gh, cx->hout, h, cx->hout, cx->w_hh_packed, hh, cx->gh);
+  else
+    rows_times_wt(rows, cx->gh, cx->hout, h, params + cx->p.w_hh, 1.0f, hh);
+}
+
+/* out(rows x hout) = d(rows x gh) W_hh + beta out, beta 0 or 1 */
+static void times_w_hh(const dir_context *cx, const float *params, int rows, const float *d, float beta,
+                       float *out) {
+  if (!cx->w_hh_packed) {
+    rows_times_w(rows, cx->hout, cx->gh, d, params + cx->p.w_hh, beta, out);
+    return;
+  }
+  if (beta == 0.0f) memset(out, 0, (size_t)rows * cx->hout * sizeof(float));
+  cx->pk->gemm(rows, cx->hout, cx->gh, d, cx->gh, cx->w_hh_packed, out, cx->hout);
+}
+
 /* ---- forward ------------------------------------------------------------------- */
 
 /* x W_ih^T + biases for the rows of times [t0, t1) at once (b_hh is folded in unless
@@ -553,7 +613,7 @@ static void step_forward(const dir_context *cx, const float *params, dir_buffers
   }
   if (cx->cell->separate_hh) /* hh = h_prev W_hh^T + b_hh, kept apart from the input projection */
     fill_rows(rows, cx->gh, param_or_null(params, cx->p.b_hh), NULL, v.cell.hh);
-  rows_times_wt(rows, cx->gh, cx->hout, h_in, params + cx->p.w_hh, 1.0f, v.cell.hh);
+  add_times_w_hh_t(cx, params, rows, h_in, v.cell.hh);
   each_run(cx, t, rows, cx->cell->forward, &v.cell);
   if (db->m) { /* h = m W_hr^T */
     set_inactive_rows(cx, t, cx->H, v.cell.h, NULL);
@@ -628,8 +688,9 @@ static void split_rows(const rc_rnn_io *io, plan *p) {
   p->row0[G] = B;
 }
 
-/* Rows a group needs for a split to pay: every group's recurrent GEMM packs the whole W_hh
- * at every step, so smaller groups repeat that work. Measured (LSTM H=256, 2 threads): 2
+/* Rows a group needs for a split to pay: each group packs W_hh for itself (with the BLAS,
+ * at every step; with recur's packed kernel, once per call), so smaller groups repeat that
+ * work. Measured with the BLAS (LSTM H=256, 2 threads): 2
  * groups of 2 rows took 1.86x the CPU time of 1 thread for a 1.1x shorter critical path,
  * 2 groups of 4 rows 1.4x for 1.3-1.5x, 2 groups of 32 rows 1.1x for 1.7x
  * (bench/threads.lua's method). */
@@ -708,6 +769,7 @@ typedef struct call {
   float *y, *hn, *cn;
   const float *gy, *ghn, *gcn; /* backward */
   float *dx, *dh0, *dc0;
+  const rc_packed_kernel *pk;     /* NULL: the steps' products go to the BLAS too */
   int layer;                      /* the layer of a phase that runs one layer */
   int wave_done[WAVE_MAX_LAYERS]; /* the wavefront: chunks each layer has finished */
 } call;
@@ -723,6 +785,7 @@ static call new_call(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads,
   c.params = params;
   c.grads = grads;
   c.ws = ws;
+  c.pk = rc_packed_kernel_for_cpu();
   return c;
 }
 
@@ -842,6 +905,8 @@ static void forward_layer_steps(const call *c, const group *gr, int l, int lane,
   for (int d = lane; d < D; d += c->pl.lanes) {
     size_t k = (size_t)l * D + d, h_at = state_at(c, gr, k, hout), c_at = state_at(c, gr, k, H);
     dir_context cx = make_context(cfg, &gr->io, l, d, c->params, NULL, &s, lane);
+    if (s0 == 0 && s1 == gr->io.T) /* not a wavefront's chunk: its layers run at once */
+      pack_w_hh(&cx, c->pk, c->params, lane ? s.grad_b : s.grad_a, gradient_floats(cfg, gr->io.T, B), 1);
     out.col = d * hout;
     direction_forward(&cx, c->params, lb.x, &lb.dir[d], c->h0 ? c->h0 + h_at : NULL,
                       c->c0 ? c->c0 + c_at : NULL, out, c->hn + h_at, c->cn ? c->cn + c_at : NULL, s0, s1);
@@ -944,10 +1009,10 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
   set_inactive_rows(cx, t, cx->gh, v.cell.g, NULL);
   if (v.cell.hh != v.cell.g) set_inactive_rows(cx, t, cx->gh, v.cell.hh, NULL);
   if (v.hd) { /* h_prev met W_hh through the mask */
-    rows_times_w(rows, cx->hout, cx->gh, v.cell.hh, params + cx->p.w_hh, 0.0f, s->dh_masked);
+    times_w_hh(cx, params, rows, v.cell.hh, 0.0f, s->dh_masked);
     mask_rows(rows, cx->hout, s->dh_masked, db->h_mask, cx->B, 1, dh_prev);
   } else {
-    rows_times_w(rows, cx->hout, cx->gh, v.cell.hh, params + cx->p.w_hh, 1.0f, dh_prev);
+    times_w_hh(cx, params, rows, v.cell.hh, 1.0f, dh_prev);
   }
 }
 
@@ -1025,6 +1090,21 @@ static void backward_prepare(const call *c, const group *gr) {
   if (gr->grads != c->grads) memset(gr->grads, 0, rc_rnn_each_param(c->cfg, NULL, NULL) * sizeof(float));
 }
 
+/* Floats that direction d of layer l may use during its steps (pack_w_hh): its dL/dx
+ * buffer, written after them (the reverse direction beside the forward one: grad_c); in one
+ * lane, the reverse direction's dL/dx adds into the forward one's, and it takes the forward
+ * direction's gates, which hold nothing more once that direction is done. */
+static float *backward_scratch(const call *c, const shared_buffers *s, const layer_buffers *lb, int l,
+                               int d) {
+  if (d == 0) return layer_dx(s, c->cfg->num_layers, l);
+  return c->pl.lanes > 1 ? s->grad_c : lb->dir[0].gates;
+}
+
+static size_t backward_scratch_floats(const call *c, const group *gr, int d) {
+  size_t T = gr->io.T, B = gr->io.B;
+  return d == 0 || c->pl.lanes > 1 ? gradient_floats(c->cfg, T, B) : T * B * gate_width(c->cfg);
+}
+
 /* layer l of group gr, the directions of lane `lane`; beside the forward direction, the
  * reverse one writes its dL/dx apart, into grad_c */
 static void backward_layer(const call *c, const group *gr, int l, int lane) {
@@ -1037,6 +1117,8 @@ static void backward_layer(const call *c, const group *gr, int l, int lane) {
     size_t k = (size_t)l * D + d, h_at = state_at(c, gr, k, hout), c_at = state_at(c, gr, k, H);
     int apart = c->pl.lanes > 1 && d > 0;
     dir_context cx = make_context(cfg, &gr->io, l, d, c->params, gr->grads, &s, lane);
+    pack_w_hh(&cx, c->pk, c->params, backward_scratch(c, &s, &lb, l, d), backward_scratch_floats(c, gr, d),
+              0);
     direction_backward(&cx, c->params, gr->grads, lb.x, &lb.dir[d], &s.lane[lane], layer_dy(&s, L, l),
                        c->ghn ? c->ghn + h_at : NULL, c->gcn ? c->gcn + c_at : NULL,
                        apart ? s.grad_c : layer_dx(&s, L, l), d > 0 && !apart, c->dh0 + h_at,

@@ -1,6 +1,7 @@
 /* recur.core: the C module that lua/recur/init.lua loads. */
 #include "../core/blas.h"
 #include "../core/dispatch.h"
+#include "../core/packed.h"
 #include "args.h"
 #include "compat.h"
 #include "data.h"
@@ -47,6 +48,8 @@ static int l_config(lua_State *L) {
   set_string(L, "blas_corename", rc_blas_corename());
   set_string(L, "blas_config", rc_blas_config());
   set_string(L, "vector_level", rc_vector_level());
+  const rc_packed_kernel *pk = rc_packed_kernel_for_cpu();
+  set_string(L, "packed_gemm", pk ? pk->name : "none");
   lua_pushinteger(L, rcl_get_num_threads(L));
   lua_setfield(L, -2, "num_threads");
   lua_pushinteger(L, rc_blas_get_threads());

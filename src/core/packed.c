@@ -1,0 +1,94 @@
+/* The packed product of packed.h: a 6 x 16 register tile (12 AVX2 accumulators, one
+ * broadcast of A and two loads of B per k), K in blocks of 256 so that a panel's block
+ * (16 KB) stays in L1 while it meets every row of A. Each element of C is the sum over k
+ * in order, so a row's result does not depend on how many rows a call has (the thread
+ * split stays exact). */
+#include "packed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if RC_PACKED_KERNELS
+#include <immintrin.h>
+
+#define TILE_ROWS 6
+#define K_BLOCK 256
+
+static void pack_transposed(int n, int k, const float *w, float *panels) {
+  for (int j0 = 0; j0 < n; j0 += RC_PANEL, panels += (size_t)k * RC_PANEL)
+    for (int j = 0; j < RC_PANEL; j++) {
+      const float *row = j0 + j < n ? w + (size_t)(j0 + j) * k : NULL;
+      for (int i = 0; i < k; i++) panels[(size_t)i * RC_PANEL + j] = row ? row[i] : 0.0f;
+    }
+}
+
+static void pack(int k, int n, const float *w, float *panels) {
+  for (int j0 = 0; j0 < n; j0 += RC_PANEL, panels += (size_t)k * RC_PANEL) {
+    int cols = n - j0 < RC_PANEL ? n - j0 : RC_PANEL;
+    for (int i = 0; i < k; i++) {
+      memcpy(panels + (size_t)i * RC_PANEL, w + (size_t)i * n + j0, (size_t)cols * sizeof(float));
+      memset(panels + (size_t)i * RC_PANEL + cols, 0, (size_t)(RC_PANEL - cols) * sizeof(float));
+    }
+  }
+}
+
+/* c(rows x cols) += a(rows x k) b(k x 16 panel), rows <= 6, cols <= 16 */
+__attribute__((target("avx2,fma"))) static void tile(int k, int rows, int cols, const float *a, int lda,
+                                                     const float *b, float *c, int ldc) {
+  const float *a_row[TILE_ROWS];
+  for (int r = 0; r < TILE_ROWS; r++)
+    a_row[r] = a + (size_t)(r < rows ? r : 0) * lda; /* spare rows reread row 0 */
+  __m256 lo[TILE_ROWS], hi[TILE_ROWS];
+#pragma GCC unroll 6
+  for (int r = 0; r < TILE_ROWS; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int i = 0; i < k; i++, b += RC_PANEL) {
+    __m256 b_lo = _mm256_loadu_ps(b), b_hi = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < TILE_ROWS; r++) {
+      __m256 x = _mm256_broadcast_ss(a_row[r] + i);
+      lo[r] = _mm256_fmadd_ps(x, b_lo, lo[r]);
+      hi[r] = _mm256_fmadd_ps(x, b_hi, hi[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < rows; r++) {
+    float *out = c + (size_t)r * ldc;
+    if (cols == RC_PANEL) {
+      _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), lo[r]));
+      _mm256_storeu_ps(out + 8, _mm256_add_ps(_mm256_loadu_ps(out + 8), hi[r]));
+    } else {
+      float sum[RC_PANEL];
+      _mm256_storeu_ps(sum, lo[r]);
+      _mm256_storeu_ps(sum + 8, hi[r]);
+      for (int j = 0; j < cols; j++) out[j] += sum[j];
+    }
+  }
+}
+
+static void gemm(int m, int n, int k, const float *a, int lda, const float *panels, float *c, int ldc) {
+  for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
+    int kb = k - k0 < K_BLOCK ? k - k0 : K_BLOCK;
+    for (int j0 = 0; j0 < n; j0 += RC_PANEL) {
+      const float *b = panels + (size_t)j0 * k + (size_t)k0 * RC_PANEL;
+      int cols = n - j0 < RC_PANEL ? n - j0 : RC_PANEL;
+      for (int r0 = 0; r0 < m; r0 += TILE_ROWS)
+        tile(kb, m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS, cols, a + (size_t)r0 * lda + k0, lda, b,
+             c + (size_t)r0 * ldc + j0, ldc);
+    }
+  }
+}
+
+static const rc_packed_kernel avx2 = {"avx2", pack_transposed, pack, gemm};
+
+const rc_packed_kernel *rc_packed_kernel_for_cpu(void) {
+  const char *env = getenv("RECUR_PACKED_GEMM");
+  if (env && strcmp(env, "0") == 0) return NULL;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &avx2 : NULL;
+}
+
+#else
+
+const rc_packed_kernel *rc_packed_kernel_for_cpu(void) { return NULL; }
+
+#endif

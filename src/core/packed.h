@@ -1,0 +1,43 @@
+/* recur's own product for the recurrent steps: C(m x n) += A(m x k) B with B, a weight,
+ * packed once per layer call into panels (packed.c). OpenBLAS packs its operand again on
+ * every call, so that each time step of a layer repacked the whole recurrent weight: at
+ * 16-64 rows that repacking costs as much as 10-40% of the product. */
+#ifndef RECUR_CORE_PACKED_H
+#define RECUR_CORE_PACKED_H
+
+#include "common.h"
+
+RC_BEGIN_DECLS
+
+#define RC_PANEL 16 /* columns of B per panel */
+
+/* whether this build has a packed kernel (for CPUs that have its instructions) */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RC_PACKED_KERNELS 1
+#else
+#define RC_PACKED_KERNELS 0
+#endif
+
+/* floats of B(k x n) packed: ceil(n / RC_PANEL) panels of k rows of RC_PANEL floats, the
+ * last panel's missing columns zero */
+static inline size_t rc_packed_floats(int k, int n) {
+  return (size_t)(n + RC_PANEL - 1) / RC_PANEL * RC_PANEL * (size_t)k;
+}
+
+typedef struct rc_packed_kernel {
+  const char *name;
+  /* B = W^T for W (n x k), row-major */
+  void (*pack_transposed)(int n, int k, const float *w, float *panels);
+  /* B = W for W (k x n), row-major */
+  void (*pack)(int k, int n, const float *w, float *panels);
+  /* C(m x n) += A(m x k) B; lda, ldc are row strides */
+  void (*gemm)(int m, int n, int k, const float *a, int lda, const float *panels, float *c, int ldc);
+} rc_packed_kernel;
+
+/* The kernel for this CPU, or NULL when there is none (the BLAS then does every product):
+ * x86-64 with AVX2 and FMA, unless the environment sets RECUR_PACKED_GEMM=0. */
+RC_INTERNAL const rc_packed_kernel *rc_packed_kernel_for_cpu(void);
+
+RC_END_DECLS
+
+#endif
