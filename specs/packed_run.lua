@@ -7,7 +7,7 @@ local out, threads, kind, T, B, lengths, options = (table.unpack or unpack)(arg)
 local recur = require "recur"
 recur.set_num_threads(tonumber(threads))
 recur.manual_seed(7)
-local opts = assert(load("return " .. options))()
+local opts = assert((loadstring or load)("return " .. options))() -- luacheck: ignore 143
 local layer = recur[kind](opts)
 layer:train()
 local cfg = layer:config()
