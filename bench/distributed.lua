@@ -8,7 +8,9 @@
 -- (rank 0's) stdin runs N steps and prints
 --   result <seconds> <allreduce seconds: least over the ranks> <allreduce seconds: most>
 -- where the allreduce time is the time spent in dist.allreduce_gradients (the rank that
--- arrives last waits least: its time is the exchange itself). "quit" ends it.
+-- arrives last waits least: its time is the exchange itself). "quit" ends it. With --trace,
+-- each rank also writes to stderr, after each run, its time per step before the allreduce
+-- (ms), which shows how the ranks' speeds move step by step.
 --   lua5.4 bench/distributed.lua [--threads N]
 --   mpirun -np 2 lua5.4 bench/distributed.lua --distributed
 local root = (arg[0]:match("^(.*)bench/") or "./")
@@ -16,16 +18,17 @@ package.path = root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. package.path
 package.cpath = root .. "?.so;" .. package.cpath
 local recur = require "recur"
 
-local opt = {distributed = false, threads = 1, batch = 50, seq = 50, data = root .. "examples/data/tinyshakespeare.txt"}
+local opt = {distributed = false, trace = false, threads = 1, batch = 50, seq = 50, data = root .. "examples/data/tinyshakespeare.txt"}
 local i = 1
 while arg[i] do
   local name = arg[i]:match("^%-%-(%w+)$")
-  if name == "distributed" then
-    opt.distributed = true
+  if name == "distributed" or name == "trace" then
+    opt[name] = true
   elseif name and opt[name] ~= nil and arg[i + 1] then
     opt[name], i = type(opt[name]) == "number" and assert(tonumber(arg[i + 1]), arg[i]) or arg[i + 1], i + 1
   else
-    error("usage: lua5.4 bench/distributed.lua [--distributed] [--threads N] [--batch N] [--seq N] [--data FILE]", 0)
+    error("usage: lua5.4 bench/distributed.lua [--distributed] [--trace] [--threads N] [--batch N] [--seq N] [--data FILE]",
+      0)
   end
   i = i + 1
 end
@@ -47,14 +50,16 @@ local optimizer = recur.optim.Adam{model, lr = 2e-3}
 local criterion = recur.CrossEntropyLoss()
 if dist then dist.broadcast(model) end
 
-local h, c, position, exchange = nil, nil, 0, 0
+local h, c, position, exchange, traced = nil, nil, 0, 0, {}
 local function step()
+  local started = recur.monotonic()
   position = position % batches:num_batches() + 1
   local x, y = batches:batch(position)
   optimizer:zero_grad()
   local out, hn, cn = rnn:forward(embed:forward(x), h, c)
   local loss = criterion:forward(decoder:forward(out), y)
   embed:backward(rnn:backward(decoder:backward(criterion:backward())))
+  if opt.trace then traced[#traced + 1] = string.format("%.1f", (recur.monotonic() - started) * 1000) end
   if dist then
     local t0 = recur.monotonic()
     dist.allreduce_gradients(model)
@@ -81,11 +86,15 @@ while true do
   if dist then n = dist.allreduce(n, "max") end
   if n == 0 then break end
   if dist then dist.barrier() end
-  exchange = 0
+  exchange, traced = 0, {}
   local t0 = recur.monotonic()
   for _ = 1, n do step() end
   if dist then dist.barrier() end
   local seconds = recur.monotonic() - t0
+  if opt.trace then
+    io.stderr:write(string.format("rank %d ms per step before the allreduce: %s\n", rank, table.concat(traced, " ")))
+    traced = {}
+  end
   local least, most = exchange, exchange
   if dist then least, most = dist.allreduce(exchange, "min"), dist.allreduce(exchange, "max") end
   if rank == 0 then

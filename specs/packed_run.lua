@@ -1,11 +1,11 @@
 -- A child of specs/packed_spec.lua: one forward + backward of a recurrent layer in training
 -- mode from fixed seeds, its results saved to a safetensors file.
 --   lua5.4 specs/packed_run.lua OUT THREADS LAYER T B LENGTHS OPTIONS
--- LAYER names a recur constructor; OPTIONS is a Lua table constructor for it; LENGTHS is
+-- THREADS 0 leaves the thread settings to the environment; LAYER names a recur constructor; OPTIONS is a Lua table constructor for it; LENGTHS is
 -- "-" or comma-separated per-row lengths.
 local out, threads, kind, T, B, lengths, options = (table.unpack or unpack)(arg) -- luacheck: ignore 143
 local recur = require "recur"
-recur.set_num_threads(tonumber(threads))
+if threads ~= "0" then recur.set_num_threads(tonumber(threads)) end -- "0": as the environment says
 recur.manual_seed(7)
 local opts = assert((loadstring or load)("return " .. options))() -- luacheck: ignore 143
 local layer = recur[kind](opts)

@@ -21,13 +21,13 @@ local CASES = {
   {"LSTM in row groups on two threads", 2, "LSTM", 4, 16, "-", "{input_size = 7, hidden_size = 40, num_layers = 2}"},
 }
 
-local function run(packed, case)
+local function run(packed, case, blas_threads)
   local path = os.tmpname()
   local args = {}
   for i = 2, #case do args[#args + 1] = string.format("%q", case[i]) end
   local paths = string.format("package.path = %q package.cpath = %q", package.path, package.cpath)
-  local command = string.format("OPENBLAS_NUM_THREADS=1 RECUR_PACKED_GEMM=%s %s -e '%s' specs/packed_run.lua %s %s 2>&1",
-    packed and "1" or "0", helpers.interpreter(), paths, path, table.concat(args, " "))
+  local command = string.format("OPENBLAS_NUM_THREADS=%d RECUR_PACKED_GEMM=%s %s -e '%s' specs/packed_run.lua %s %s 2>&1",
+    blas_threads or 1, packed and "1" or "0", helpers.interpreter(), paths, path, table.concat(args, " "))
   local p = io.popen(command)
   local out = p:read("*a")
   p:close()
@@ -52,6 +52,17 @@ describe("packed recurrent products", function()
     assert.is_true(kernel == "avx2" or kernel == "none")
     local _, meta = run(false, CASES[1])
     assert.are.equal("none", meta.packed_gemm) -- RECUR_PACKED_GEMM=0 turns it off
+  end)
+
+  it("with OpenBLAS on two threads (no set_num_threads) the steps' products stay with it", function()
+    if kernel == "none" or recur.config().blas ~= "openblas" then
+      return pending("needs the packed kernel and OpenBLAS")
+    end
+    local case = {"", "0", "LSTM", 6, 12, "-", "{input_size = 7, hidden_size = 40}"}
+    local blas, packed = run(false, case, 2), run(true, case, 2)
+    for _, name in ipairs{"y", "dx", "dh0", "gradients"} do
+      assert.is_true(bits_equal(packed[name], blas[name]), name .. " differs: the packed kernel ran")
+    end
   end)
 
   for _, case in ipairs(CASES) do

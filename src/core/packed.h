@@ -35,7 +35,8 @@ typedef struct rc_packed_kernel {
 } rc_packed_kernel;
 
 /* The kernel for this CPU, or NULL when there is none (the BLAS then does every product):
- * x86-64 with AVX2 and FMA, unless the environment sets RECUR_PACKED_GEMM=0. */
+ * x86-64 with AVX2 and FMA, unless the environment sets RECUR_PACKED_GEMM=0. The layers use
+ * it only while the BLAS runs on one thread (recur's own threads, or one thread set). */
 RC_INTERNAL const rc_packed_kernel *rc_packed_kernel_for_cpu(void);
 
 RC_END_DECLS

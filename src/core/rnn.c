@@ -785,7 +785,8 @@ static call new_call(const rc_rnn_config *cfg, const rc_rnn_io *io, int threads,
   c.params = params;
   c.grads = grads;
   c.ws = ws;
-  c.pk = rc_packed_kernel_for_cpu();
+  /* the packed product runs on the calling thread: a BLAS on several threads is faster */
+  c.pk = rc_blas_get_threads() == 1 ? rc_packed_kernel_for_cpu() : NULL;
   return c;
 }
 
