@@ -44,6 +44,16 @@ function helpers.assert_close(actual, expected, tol, what)
   end
 end
 
+--- Whether two tensors hold the same floats, bit for bit (element by element, shapes aside).
+function helpers.same_bits(a, b)
+  local x, y = a:reshape{-1}, b:reshape{-1}
+  if x:numel() ~= y:numel() then return false end
+  for k = 1, x:numel() do
+    if x[k] ~= y[k] then return false end
+  end
+  return true
+end
+
 --- floor(log2(x)) for x > 0, without math.frexp (gone from 5.3 on)
 function helpers.exponent(x)
   local e = math.floor(math.log(x) / math.log(2))

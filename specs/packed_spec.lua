@@ -37,14 +37,6 @@ local function run(packed, case, blas_threads)
   return tensors, meta
 end
 
-local function bits_equal(a, b)
-  local x, y = a:reshape{-1}, b:reshape{-1}
-  for k = 1, x:numel() do
-    if x[k] ~= y[k] then return false end
-  end
-  return true
-end
-
 describe("packed recurrent products", function()
   local kernel = recur.config().packed_gemm
 
@@ -61,7 +53,7 @@ describe("packed recurrent products", function()
     local case = {"", "0", "LSTM", 6, 12, "-", "{input_size = 7, hidden_size = 40}"}
     local blas, packed = run(false, case, 2), run(true, case, 2)
     for _, name in ipairs{"y", "dx", "dh0", "gradients"} do
-      assert.is_true(bits_equal(packed[name], blas[name]), name .. " differs: the packed kernel ran")
+      assert.is_true(helpers.same_bits(packed[name], blas[name]), name .. " differs: the packed kernel ran")
     end
   end)
 
@@ -75,7 +67,7 @@ describe("packed recurrent products", function()
       local differ = false
       for _, name in ipairs{"y", "dx", "dh0", "gradients"} do
         helpers.assert_close(packed[name], blas[name], TOL, name)
-        differ = differ or not bits_equal(packed[name], blas[name])
+        differ = differ or not helpers.same_bits(packed[name], blas[name])
       end
       -- the products really ran packed: the BLAS rounds differently somewhere
       assert.is_true(differ, "packed and BLAS runs gave the same bits: was W_hh packed?")

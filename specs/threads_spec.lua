@@ -58,10 +58,7 @@ end
 
 local function bits_equal(a, b)
   for i = 1, #a do
-    local x, y = a[i]:reshape{-1}, b[i]:reshape{-1}
-    for k = 1, y:numel() do
-      if x[k] ~= y[k] then return false end
-    end
+    if not helpers.same_bits(a[i], b[i]) then return false end
   end
   return true
 end
