@@ -32,15 +32,25 @@ static void pack(int k, int n, const float *w, float *panels) {
   }
 }
 
-/* c(rows x cols) += a(rows x k) b(k x 16 panel), rows <= 6, cols <= 16 */
+/* c(rows x cols) = a(rows x k) b(k x 16 panel) + init (16 floats), plus c when
+ * accumulate; rows <= 6, cols <= 16 */
 __attribute__((target("avx2,fma"))) static void tile(int k, int rows, int cols, const float *a, int lda,
-                                                     const float *b, float *c, int ldc) {
+                                                     const float *b, const float *init, int accumulate,
+                                                     float *c, int ldc) {
   const float *a_row[TILE_ROWS];
   for (int r = 0; r < TILE_ROWS; r++)
     a_row[r] = a + (size_t)(r < rows ? r : 0) * lda; /* spare rows reread row 0 */
+  if (accumulate) /* c's rows come from memory (the gates of a step): fetched during the sum */
+    for (int r = 0; r < rows; r++) {
+      _mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
+      _mm_prefetch((const char *)(c + (size_t)r * ldc + RC_PANEL - 1), _MM_HINT_T0);
+    }
   __m256 lo[TILE_ROWS], hi[TILE_ROWS];
 #pragma GCC unroll 6
-  for (int r = 0; r < TILE_ROWS; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int r = 0; r < TILE_ROWS; r++) {
+    lo[r] = _mm256_loadu_ps(init);
+    hi[r] = _mm256_loadu_ps(init + 8);
+  }
   for (int i = 0; i < k; i++, b += RC_PANEL) {
     __m256 b_lo = _mm256_loadu_ps(b), b_hi = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
@@ -54,26 +64,41 @@ __attribute__((target("avx2,fma"))) static void tile(int k, int rows, int cols, 
   for (int r = 0; r < rows; r++) {
     float *out = c + (size_t)r * ldc;
     if (cols == RC_PANEL) {
-      _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), lo[r]));
-      _mm256_storeu_ps(out + 8, _mm256_add_ps(_mm256_loadu_ps(out + 8), hi[r]));
+      if (accumulate) {
+        lo[r] = _mm256_add_ps(_mm256_loadu_ps(out), lo[r]);
+        hi[r] = _mm256_add_ps(_mm256_loadu_ps(out + 8), hi[r]);
+      }
+      _mm256_storeu_ps(out, lo[r]);
+      _mm256_storeu_ps(out + 8, hi[r]);
     } else {
       float sum[RC_PANEL];
       _mm256_storeu_ps(sum, lo[r]);
       _mm256_storeu_ps(sum + 8, hi[r]);
-      for (int j = 0; j < cols; j++) out[j] += sum[j];
+      for (int j = 0; j < cols; j++) out[j] = accumulate ? out[j] + sum[j] : sum[j];
     }
   }
 }
 
-static void gemm(int m, int n, int k, const float *a, int lda, const float *panels, float *c, int ldc) {
+/* init[j] = bias[j] + bias2[j] (a NULL vector is zeros) for the columns j < cols of a
+ * panel, zero in the others */
+static void panel_init(int cols, const float *bias, const float *bias2, float *init) {
+  for (int j = 0; j < RC_PANEL; j++)
+    init[j] = j < cols ? (bias ? bias[j] : 0.0f) + (bias2 ? bias2[j] : 0.0f) : 0.0f;
+}
+
+/* K blocks after the first add to what the first stored, without the biases again */
+static void gemm(int m, int n, int k, const float *a, int lda, const float *panels, const float *bias,
+                 const float *bias2, int accumulate, float *c, int ldc) {
+  float init[RC_PANEL];
   for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
-    int kb = k - k0 < K_BLOCK ? k - k0 : K_BLOCK;
+    int kb = k - k0 < K_BLOCK ? k - k0 : K_BLOCK, first = k0 == 0;
     for (int j0 = 0; j0 < n; j0 += RC_PANEL) {
       const float *b = panels + (size_t)j0 * k + (size_t)k0 * RC_PANEL;
       int cols = n - j0 < RC_PANEL ? n - j0 : RC_PANEL;
+      panel_init(first ? cols : 0, bias ? bias + j0 : NULL, bias2 ? bias2 + j0 : NULL, init);
       for (int r0 = 0; r0 < m; r0 += TILE_ROWS)
-        tile(kb, m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS, cols, a + (size_t)r0 * lda + k0, lda, b,
-             c + (size_t)r0 * ldc + j0, ldc);
+        tile(kb, m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS, cols, a + (size_t)r0 * lda + k0, lda, b, init,
+             accumulate || !first, c + (size_t)r0 * ldc + j0, ldc);
     }
   }
 }

@@ -30,8 +30,11 @@ typedef struct rc_packed_kernel {
   void (*pack_transposed)(int n, int k, const float *w, float *panels);
   /* B = W for W (k x n), row-major */
   void (*pack)(int k, int n, const float *w, float *panels);
-  /* C(m x n) += A(m x k) B; lda, ldc are row strides */
-  void (*gemm)(int m, int n, int k, const float *a, int lda, const float *panels, float *c, int ldc);
+  /* C(m x n) = A(m x k) B + bias + bias2, plus C's old values when accumulate; bias and
+   * bias2 are rows of n floats added to every row, or NULL; lda, ldc are row strides.
+   * Each element is C + ((bias + bias2) + sum over k in order). */
+  void (*gemm)(int m, int n, int k, const float *a, int lda, const float *panels, const float *bias,
+               const float *bias2, int accumulate, float *c, int ldc);
 } rc_packed_kernel;
 
 /* The kernel for this CPU, or NULL when there is none (the BLAS then does every product):

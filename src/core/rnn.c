@@ -292,15 +292,22 @@ static void rows_times_w(int rows, int n, int k, const float *a, const float *w,
     rc_gemm_nn(rows, n, k, 1.0f, a, k, w, n, beta, c, n);
 }
 
-/* rows of width n set to b1 (+ b2), or zero when b1 is NULL */
-static void fill_rows(size_t rows, size_t n, const float *b1, const float *b2, float *out) {
+/* rows of width n set to b1 + b2, or with b1 + b2 added when accumulate; a NULL vector
+ * is zeros */
+static void bias_rows(size_t rows, size_t n, const float *b1, const float *b2, int accumulate, float *out) {
+  if (!b1) b1 = b2, b2 = NULL;
+  if (!b1 && accumulate) return;
   for (size_t r = 0; r < rows; r++, out += n) {
     if (!b1)
       memset(out, 0, n * sizeof(float));
-    else if (!b2)
+    else if (!b2 && !accumulate)
       memcpy(out, b1, n * sizeof(float));
-    else
+    else if (!b2)
+      for (size_t j = 0; j < n; j++) out[j] += b1[j];
+    else if (!accumulate)
       for (size_t j = 0; j < n; j++) out[j] = b1[j] + b2[j];
+    else
+      for (size_t j = 0; j < n; j++) out[j] += b1[j] + b2[j];
   }
 }
 
@@ -538,13 +545,21 @@ static void pack_w_hh(dir_context *cx, const rc_packed_kernel *pk, const float *
   cx->w_hh_packed = scratch;
 }
 
-/* hh(rows x gh) += h(rows x hout) W_hh^T */
-static void add_times_w_hh_t(const dir_context *cx, const float *params, int rows, const float *h,
-                             float *hh) {
-  if (cx->w_hh_packed)
-    cx->pk->gemm(rows, cx->gh, cx->hout, h, cx->hout, cx->w_hh_packed, hh, cx->gh);
-  else
-    rows_times_wt(rows, cx->gh, cx->hout, h, params + cx->p.w_hh, 1.0f, hh);
+/* A step's recurrent projection into hh (rows x gh): hh = h W_hh^T + b_hh for the cells
+ * that keep it apart (separate_hh), else hh += h W_hh^T + b_ih + b_hh (hh is then the
+ * gates, which hold x W_ih^T: input_projection leaves the biases to this product, so
+ * that they are added where the gates are in cache, or inside recur's packed product) */
+static void recurrent_projection(const dir_context *cx, const float *params, int rows, const float *h,
+                                 float *hh) {
+  int separate = cx->cell->separate_hh;
+  const float *b_ih = separate ? NULL : param_or_null(params, cx->p.b_ih);
+  const float *b_hh = param_or_null(params, cx->p.b_hh);
+  if (cx->w_hh_packed) {
+    cx->pk->gemm(rows, cx->gh, cx->hout, h, cx->hout, cx->w_hh_packed, b_ih, b_hh, !separate, hh, cx->gh);
+    return;
+  }
+  bias_rows(rows, cx->gh, b_ih, b_hh, !separate, hh);
+  rows_times_wt(rows, cx->gh, cx->hout, h, params + cx->p.w_hh, 1.0f, hh);
 }
 
 /* out(rows x hout) = d(rows x gh) W_hh + beta out, beta 0 or 1 */
@@ -554,23 +569,21 @@ static void times_w_hh(const dir_context *cx, const float *params, int rows, con
     rows_times_w(rows, cx->hout, cx->gh, d, params + cx->p.w_hh, beta, out);
     return;
   }
-  if (beta == 0.0f) memset(out, 0, (size_t)rows * cx->hout * sizeof(float));
-  cx->pk->gemm(rows, cx->hout, cx->gh, d, cx->gh, cx->w_hh_packed, out, cx->hout);
+  cx->pk->gemm(rows, cx->hout, cx->gh, d, cx->gh, cx->w_hh_packed, NULL, NULL, beta != 0.0f, out, cx->hout);
 }
 
 /* ---- forward ------------------------------------------------------------------- */
 
-/* x W_ih^T + biases for the rows of times [t0, t1) at once (b_hh is folded in unless
- * separate_hh) */
+/* x W_ih^T for the rows of times [t0, t1) at once, plus b_ih for the cells that keep the
+ * recurrent projection apart (the others get their biases in recurrent_projection) */
 static void input_projection(const dir_context *cx, const float *params, const float *x, float *gates, int t0,
                              int t1) {
-  const float *b_ih = param_or_null(params, cx->p.b_ih);
-  const float *b_hh = cx->cell->separate_hh ? NULL : param_or_null(params, cx->p.b_hh);
+  const float *b_ih = cx->cell->separate_hh ? param_or_null(params, cx->p.b_ih) : NULL;
   int rows = (t1 - t0) * cx->B;
   size_t row0 = (size_t)t0 * cx->B;
-  if (!b_ih) b_ih = b_hh, b_hh = NULL;
-  fill_rows(rows, cx->gh, b_ih, b_hh, gates + row0 * cx->gh);
-  rows_times_wt(rows, cx->gh, cx->in, x + row0 * cx->in, params + cx->p.w_ih, 1.0f, gates + row0 * cx->gh);
+  if (b_ih) bias_rows(rows, cx->gh, b_ih, NULL, 0, gates + row0 * cx->gh);
+  rows_times_wt(rows, cx->gh, cx->in, x + row0 * cx->in, params + cx->p.w_ih, b_ih ? 1.0f : 0.0f,
+                gates + row0 * cx->gh);
 }
 
 /* the buffers of time t */
@@ -611,9 +624,7 @@ static void step_forward(const dir_context *cx, const float *params, dir_buffers
     mask_rows(cx->B, cx->hout, v.h_prev, db->h_mask, cx->B, 0, v.hd);
     h_in = v.hd;
   }
-  if (cx->cell->separate_hh) /* hh = h_prev W_hh^T + b_hh, kept apart from the input projection */
-    fill_rows(rows, cx->gh, param_or_null(params, cx->p.b_hh), NULL, v.cell.hh);
-  add_times_w_hh_t(cx, params, rows, h_in, v.cell.hh);
+  recurrent_projection(cx, params, rows, h_in, v.cell.hh);
   each_run(cx, t, rows, cx->cell->forward, &v.cell);
   if (db->m) { /* h = m W_hr^T */
     set_inactive_rows(cx, t, cx->H, v.cell.h, NULL);
