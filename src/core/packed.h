@@ -24,17 +24,27 @@ static inline size_t rc_packed_floats(int k, int n) {
   return (size_t)(n + RC_PANEL - 1) / RC_PANEL * RC_PANEL * (size_t)k;
 }
 
+/* What a product does with its result: C(m x n) = A(m x k) B + bias + bias2, plus C's old
+ * values when accumulate. Each element is C + ((bias + bias2) + the sum over k in order). */
+typedef struct rc_packed_out {
+  float *c;
+  int ldc;                   /* C's row stride */
+  int accumulate;            /* add to C, else overwrite it */
+  const float *bias, *bias2; /* rows of n floats added to every row, or NULL */
+  /* warm_floats floats the caller reads next (a step's other gates), fetched into cache
+   * a few lines per tile during the product, or NULL */
+  const float *warm;
+  size_t warm_floats;
+} rc_packed_out;
+
 typedef struct rc_packed_kernel {
   const char *name;
   /* B = W^T for W (n x k), row-major */
   void (*pack_transposed)(int n, int k, const float *w, float *panels);
   /* B = W for W (k x n), row-major */
   void (*pack)(int k, int n, const float *w, float *panels);
-  /* C(m x n) = A(m x k) B + bias + bias2, plus C's old values when accumulate; bias and
-   * bias2 are rows of n floats added to every row, or NULL; lda, ldc are row strides.
-   * Each element is C + ((bias + bias2) + sum over k in order). */
-  void (*gemm)(int m, int n, int k, const float *a, int lda, const float *panels, const float *bias,
-               const float *bias2, int accumulate, float *c, int ldc);
+  /* A B into out; lda is A's row stride */
+  void (*gemm)(int m, int n, int k, const float *a, int lda, const float *panels, const rc_packed_out *out);
 } rc_packed_kernel;
 
 /* The kernel for this CPU, or NULL when there is none (the BLAS then does every product):

@@ -548,14 +548,16 @@ static void pack_w_hh(dir_context *cx, const rc_packed_kernel *pk, const float *
 /* A step's recurrent projection into hh (rows x gh): hh = h W_hh^T + b_hh for the cells
  * that keep it apart (separate_hh), else hh += h W_hh^T + b_ih + b_hh (hh is then the
  * gates, which hold x W_ih^T: input_projection leaves the biases to this product, so
- * that they are added where the gates are in cache, or inside recur's packed product) */
+ * that they are added where the gates are in cache, or inside recur's packed product).
+ * The packed product also fetches the step's gates, g, when they are apart from hh. */
 static void recurrent_projection(const dir_context *cx, const float *params, int rows, const float *h,
-                                 float *hh) {
+                                 float *hh, const float *g) {
   int separate = cx->cell->separate_hh;
   const float *b_ih = separate ? NULL : param_or_null(params, cx->p.b_ih);
   const float *b_hh = param_or_null(params, cx->p.b_hh);
   if (cx->w_hh_packed) {
-    cx->pk->gemm(rows, cx->gh, cx->hout, h, cx->hout, cx->w_hh_packed, b_ih, b_hh, !separate, hh, cx->gh);
+    rc_packed_out out = {hh, cx->gh, !separate, b_ih, b_hh, separate ? g : NULL, (size_t)rows * cx->gh};
+    cx->pk->gemm(rows, cx->gh, cx->hout, h, cx->hout, cx->w_hh_packed, &out);
     return;
   }
   bias_rows(rows, cx->gh, b_ih, b_hh, !separate, hh);
@@ -569,7 +571,8 @@ static void times_w_hh(const dir_context *cx, const float *params, int rows, con
     rows_times_w(rows, cx->hout, cx->gh, d, params + cx->p.w_hh, beta, out);
     return;
   }
-  cx->pk->gemm(rows, cx->hout, cx->gh, d, cx->gh, cx->w_hh_packed, NULL, NULL, beta != 0.0f, out, cx->hout);
+  rc_packed_out o = {out, cx->hout, beta != 0.0f, NULL, NULL, NULL, 0};
+  cx->pk->gemm(rows, cx->hout, cx->gh, d, cx->gh, cx->w_hh_packed, &o);
 }
 
 /* ---- forward ------------------------------------------------------------------- */
@@ -624,7 +627,7 @@ static void step_forward(const dir_context *cx, const float *params, dir_buffers
     mask_rows(cx->B, cx->hout, v.h_prev, db->h_mask, cx->B, 0, v.hd);
     h_in = v.hd;
   }
-  recurrent_projection(cx, params, rows, h_in, v.cell.hh);
+  recurrent_projection(cx, params, rows, h_in, v.cell.hh, v.cell.g);
   each_run(cx, t, rows, cx->cell->forward, &v.cell);
   if (db->m) { /* h = m W_hr^T */
     set_inactive_rows(cx, t, cx->H, v.cell.h, NULL);
