@@ -37,13 +37,15 @@ static void pack(int k, int n, const float *w, float *panels) {
 }
 
 /* c(rows x cols) = a(rows x k) b(k x 16 panel) + init (16 floats), plus c when
- * accumulate; rows <= 6, cols <= 16 */
-__attribute__((target("avx2,fma"))) static void tile(int k, int rows, int cols, const float *a, int lda,
-                                                     const float *b, const float *init, int accumulate,
-                                                     float *c, int ldc) {
+ * accumulate; rows <= 6, cols <= 16. Inlined with rows a constant (tile_1 ... tile_6), so
+ * that a short tile (the last of a batch of 16, 25 or 50 rows) does only its own rows. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile(int k, int rows, int cols,
+                                                                           const float *a, int lda,
+                                                                           const float *b, const float *init,
+                                                                           int accumulate, float *c,
+                                                                           int ldc) {
   const float *a_row[TILE_ROWS];
-  for (int r = 0; r < TILE_ROWS; r++)
-    a_row[r] = a + (size_t)(r < rows ? r : 0) * lda; /* spare rows reread row 0 */
+  for (int r = 0; r < rows; r++) a_row[r] = a + (size_t)r * lda;
   /* c's rows (a step's gates, strided) are in memory: fetched for writing during the sum */
   for (int r = 0; r < rows; r++) {
     __builtin_prefetch(c + (size_t)r * ldc, 1);
@@ -51,14 +53,14 @@ __attribute__((target("avx2,fma"))) static void tile(int k, int rows, int cols, 
   }
   __m256 lo[TILE_ROWS], hi[TILE_ROWS];
 #pragma GCC unroll 6
-  for (int r = 0; r < TILE_ROWS; r++) {
+  for (int r = 0; r < rows; r++) {
     lo[r] = _mm256_loadu_ps(init);
     hi[r] = _mm256_loadu_ps(init + 8);
   }
   for (int i = 0; i < k; i++, b += RC_PANEL) {
     __m256 b_lo = _mm256_loadu_ps(b), b_hi = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
-    for (int r = 0; r < TILE_ROWS; r++) {
+    for (int r = 0; r < rows; r++) {
       __m256 x = _mm256_broadcast_ss(a_row[r] + i);
       lo[r] = _mm256_fmadd_ps(x, b_lo, lo[r]);
       hi[r] = _mm256_fmadd_ps(x, b_hi, hi[r]);
@@ -82,6 +84,23 @@ __attribute__((target("avx2,fma"))) static void tile(int k, int rows, int cols, 
     }
   }
 }
+
+#define TILE_OF_ROWS(R)                                                                              \
+  __attribute__((target("avx2,fma"))) static void tile_##R(int k, int cols, const float *a, int lda, \
+                                                           const float *b, const float *init,        \
+                                                           int accumulate, float *c, int ldc) {      \
+    tile(k, R, cols, a, lda, b, init, accumulate, c, ldc);                                           \
+  }
+TILE_OF_ROWS(1)
+TILE_OF_ROWS(2)
+TILE_OF_ROWS(3)
+TILE_OF_ROWS(4)
+TILE_OF_ROWS(5)
+TILE_OF_ROWS(6)
+
+typedef void (*tile_fn)(int k, int cols, const float *a, int lda, const float *b, const float *init,
+                        int accumulate, float *c, int ldc);
+static const tile_fn tile_of_rows[TILE_ROWS + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
 
 /* init[j] = bias[j] + bias2[j] (a NULL vector is zeros) for the columns j < cols of a
  * panel, zero in the others */
@@ -111,8 +130,9 @@ static void gemm(int m, int n, int k, const float *a, int lda, const float *pane
       for (int r0 = 0; r0 < m; r0 += TILE_ROWS) {
         for (size_t end = next_line + lines_per_tile; next_line < end && next_line < warm_lines; next_line++)
           __builtin_prefetch(out->warm + next_line * LINE, 0, 2);
-        tile(kb, m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS, cols, a + (size_t)r0 * lda + k0, lda, b, init,
-             out->accumulate || !first, out->c + (size_t)r0 * out->ldc + j0, out->ldc);
+        tile_of_rows[m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS](kb, cols, a + (size_t)r0 * lda + k0, lda, b,
+                                                              init, out->accumulate || !first,
+                                                              out->c + (size_t)r0 * out->ldc + j0, out->ldc);
       }
     }
   }
