@@ -564,14 +564,15 @@ static void recurrent_projection(const dir_context *cx, const float *params, int
   rows_times_wt(rows, cx->gh, cx->hout, h, params + cx->p.w_hh, 1.0f, hh);
 }
 
-/* out(rows x hout) = d(rows x gh) W_hh + beta out, beta 0 or 1 */
+/* out(rows x hout) = d(rows x gh) W_hh + beta out, beta 0 or 1; the packed product also
+ * fetches `warm` (B x gh floats, or NULL): the gates the next step backward reads */
 static void times_w_hh(const dir_context *cx, const float *params, int rows, const float *d, float beta,
-                       float *out) {
+                       float *out, const float *warm) {
   if (!cx->w_hh_packed) {
     rows_times_w(rows, cx->hout, cx->gh, d, params + cx->p.w_hh, beta, out);
     return;
   }
-  rc_packed_out o = {out, cx->hout, beta != 0.0f, NULL, NULL, NULL, 0};
+  rc_packed_out o = {out, cx->hout, beta != 0.0f, NULL, NULL, warm, (size_t)cx->B * cx->gh};
   cx->pk->gemm(rows, cx->hout, cx->gh, d, cx->gh, cx->w_hh_packed, &o);
 }
 
@@ -1007,7 +1008,8 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
 static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, lane_buffers *s, int t,
                           const float *dh, float *dh_prev) {
   step_view v = view_of_step(cx, db, t);
-  int rows = active_prefix(cx, t);
+  int rows = active_prefix(cx, t), next = cx->dir ? t + 1 : t - 1; /* the time of the next step */
+  const float *next_gates = next >= 0 && next < cx->T ? db->gates + (size_t)next * cx->B * cx->gh : NULL;
   memset(dh_prev, 0, (size_t)cx->B * cx->hout * sizeof(float));
   set_inactive_rows(cx, t, cx->hout, dh_prev, dh);
   v.cell.dh = dh;
@@ -1024,10 +1026,10 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
   set_inactive_rows(cx, t, cx->gh, v.cell.g, NULL);
   if (v.cell.hh != v.cell.g) set_inactive_rows(cx, t, cx->gh, v.cell.hh, NULL);
   if (v.hd) { /* h_prev met W_hh through the mask */
-    times_w_hh(cx, params, rows, v.cell.hh, 0.0f, s->dh_masked);
+    times_w_hh(cx, params, rows, v.cell.hh, 0.0f, s->dh_masked, next_gates);
     mask_rows(rows, cx->hout, s->dh_masked, db->h_mask, cx->B, 1, dh_prev);
   } else {
-    times_w_hh(cx, params, rows, v.cell.hh, 1.0f, dh_prev);
+    times_w_hh(cx, params, rows, v.cell.hh, 1.0f, dh_prev, next_gates);
   }
 }
 
