@@ -311,14 +311,14 @@ static void bias_rows(size_t rows, size_t n, const float *b1, const float *b2, i
   }
 }
 
-/* out[j] += sum over rows of a[r][j], and out2[j] too when not NULL (the cells that fold
- * b_hh into the input projection have one gradient for both biases): the sums of a block of
+/* out[j] += sum over rows of a[r][j], and out2[j] too when not NULL (the cells that add
+ * b_ih and b_hh to the same gates have one gradient for both biases): the sums of a block of
  * columns are taken first, in a buffer that stays in L1, then added */
 static void add_column_sums(size_t rows, size_t n, const float *a, float *out, float *out2) {
   enum { BLOCK = 2048 }; /* 8 KB: the gate rows of a layer up to H = 512 in one sweep */
   float sum[BLOCK];
   for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
-    size_t w = n - j0 < BLOCK ? n - j0 : BLOCK;
+    size_t w = n - j0 < (size_t)BLOCK ? n - j0 : (size_t)BLOCK;
     memset(sum, 0, w * sizeof(float));
     for (size_t r = 0; r < rows; r++) {
       const float *row = a + r * n + j0;
