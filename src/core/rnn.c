@@ -1,7 +1,7 @@
 /* The recurrence, for every cell type: the input projection of a whole sequence as one
  * GEMM, then per time step the recurrent GEMM and the cell's row kernels (cells.h), then
  * the weight gradients as GEMMs over all steps. */
-/* the row loops (bias fills, column sums, copies) are worth vectorising; see cells.c */
+/* the row loops (bias rows, column sums, copies) are worth vectorising; see cells.c */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize", "no-trapping-math")
 #endif
