@@ -3,7 +3,7 @@
 -- packs: the forward into a gradient buffer, the backward into its dL/dx buffer, the
 -- reverse direction of a bidirectional layer into grad_c (two lanes) or the forward
 -- direction's gates (one lane); panels and row tiles with tails, K over one block, rows
--- leaving (lengths), recurrent dropout, a projection, row groups on two threads.
+-- leaving (lengths), steps that no row takes part in, recurrent dropout, a projection, row groups on two threads.
 local recur = require "recur"
 local helpers = require "specs.helpers"
 
@@ -18,6 +18,8 @@ local CASES = {
   {"LSTM with a projection", 1, "LSTM", 3, 9, "-", "{input_size = 7, hidden_size = 300, proj_size = 5}"},
   {"RNN with lengths and recurrent dropout", 1, "RNN", 6, 8, "6,6,5,4,4,2,2,1",
    "{input_size = 7, hidden_size = 33, num_layers = 2, recurrent_dropout = 0.3, dropout = 0.2}"},
+  {"GRU with steps no row takes part in (every length below T)", 1, "GRU", 6, 7, "4,3,3,2,1,1,1",
+   "{input_size = 7, hidden_size = 20}"},
   {"LSTM in row groups on two threads", 2, "LSTM", 4, 16, "-", "{input_size = 7, hidden_size = 40, num_layers = 2}"},
 }
 

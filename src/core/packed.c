@@ -117,6 +117,7 @@ static void gemm(int m, int n, int k, const float *a, int lda, const float *pane
                  const rc_packed_out *out) {
   enum { LINE = 16 }; /* floats per cache line */
   float init[RC_PANEL];
+  if (m <= 0 || n <= 0) return; /* a step no row takes part in (lengths) */
   size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0, next_line = 0;
   size_t tiles = blocks_of(m, TILE_ROWS) * blocks_of(n, RC_PANEL) * blocks_of(k, K_BLOCK);
   size_t lines_per_tile = blocks_of(warm_lines, tiles);
