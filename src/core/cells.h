@@ -16,8 +16,9 @@ RC_INTERNAL void rc_sigmoid_n(size_t n, const float *x, float *y);
 RC_INTERNAL void rc_tanh_n(size_t n, const float *x, float *y);
 
 /* What a parameter block is to the recurrence. The weights and biases of the two
- * projections are applied by rnn.c (GEMMs, and the biases added to their rows); VEC blocks are read by the
- * cell's kernels only (the k-th VEC block of a descriptor is rc_cell_step.vec[k]). */
+ * projections are applied by rnn.c (GEMMs, and the biases added to their rows); VEC
+ * blocks are read by the cell's kernels only (the k-th VEC block of a descriptor is
+ * rc_cell_step.vec[k]). */
 typedef enum rc_role {
   RC_W_IH, /* (G*H, input): gates += x W_ih^T */
   RC_W_HH, /* (G*H, Hout): recurrent += h_prev W_hh^T */
