@@ -3,7 +3,8 @@
 -- packs: the forward into a gradient buffer, the backward into its dL/dx buffer, the
 -- reverse direction of a bidirectional layer into grad_c (two lanes) or the forward
 -- direction's gates (one lane); panels and row tiles with tails, K over one block, rows
--- leaving (lengths), steps that no row takes part in, recurrent dropout, a projection, row groups on two threads.
+-- leaving (lengths), steps that no row takes part in, recurrent dropout, a projection, row
+-- groups on two threads.
 local recur = require "recur"
 local helpers = require "specs.helpers"
 
