@@ -1033,7 +1033,24 @@ static void step_backward(const dir_context *cx, const float *params, dir_buffer
   }
 }
 
-/* parameter gradients and dx for the whole sequence, as single GEMMs over K = T*B */
+/* The bias gradients' share of time t: the column sums of its gate gradients (rows that
+ * are not active hold zeros), taken step by step while the rows are in cache. Taken after
+ * the whole sequence they came from memory: the GRU's two 9.8 MB buffers at B=64 H=256
+ * took 2.4% of a forward+backward, 0.7% step by step (bench/profile.sh GRU 256 64 fb). */
+static void step_bias_grads(const dir_context *cx, float *grads, const dir_buffers *db, int t) {
+  size_t at = (size_t)t * cx->B * cx->gh;
+  const float *dg = db->gates + at, *dg_hh = db->hh ? db->hh + at : dg;
+  float *db_ih = cx->p.b_ih != RC_ABSENT ? grads + cx->p.b_ih : NULL;
+  float *db_hh = cx->p.b_hh != RC_ABSENT ? grads + cx->p.b_hh : NULL;
+  if (db_ih && db_hh && dg_hh == dg) {
+    add_column_sums(cx->B, cx->gh, dg, db_ih, db_hh);
+  } else {
+    if (db_ih) add_column_sums(cx->B, cx->gh, dg, db_ih, NULL);
+    if (db_hh) add_column_sums(cx->B, cx->gh, dg_hh, db_hh, NULL);
+  }
+}
+
+/* weight gradients and dx for the whole sequence, as single GEMMs over K = T*B */
 static void direction_weight_grads(const dir_context *cx, const float *params, float *grads, const float *x,
                                    dir_buffers *db, lane_buffers *s, float *dx, int accumulate_dx) {
   int rows = cx->T * cx->B;
@@ -1050,14 +1067,6 @@ static void direction_weight_grads(const dir_context *cx, const float *params, f
                accumulate_dx ? 1.0f : 0.0f, dx, cx->in);
   }
   rc_gemm_tn(cx->gh, cx->hout, rows, 1.0f, dg_hh, cx->gh, h_in, cx->hout, 1.0f, grads + cx->p.w_hh, cx->hout);
-  float *db_ih = cx->p.b_ih != RC_ABSENT ? grads + cx->p.b_ih : NULL;
-  float *db_hh = cx->p.b_hh != RC_ABSENT ? grads + cx->p.b_hh : NULL;
-  if (db_ih && db_hh && dg_hh == dg) {
-    add_column_sums(rows, cx->gh, dg, db_ih, db_hh);
-  } else {
-    if (db_ih) add_column_sums(rows, cx->gh, dg, db_ih, NULL);
-    if (db_hh) add_column_sums(rows, cx->gh, dg_hh, db_hh, NULL);
-  }
   if (db->m)
     rc_gemm_tn(cx->hout, cx->H, rows, 1.0f, s->dhs, cx->hout, db->m, cx->H, 1.0f, grads + cx->p.w_hr, cx->H);
 }
@@ -1077,6 +1086,7 @@ static void direction_backward(const dir_context *cx, const float *params, float
       if (is_active(cx->lengths, b, t))
         for (int j = 0; j < hout; j++) dh[(size_t)b * hout + j] += dyt[(size_t)b * width + j];
     step_backward(cx, params, db, s, t, dh, dh_prev);
+    step_bias_grads(cx, grads, db, t);
     float *tmp = dh;
     dh = dh_prev;
     dh_prev = tmp;
