@@ -128,10 +128,12 @@ static void gemm(int m, int n, int k, const float *a, int lda, const float *pane
       int cols = n - j0 < RC_PANEL ? n - j0 : RC_PANEL;
       panel_init(first ? cols : 0, out->bias ? out->bias + j0 : NULL, out->bias2 ? out->bias2 + j0 : NULL,
                  init);
-      /* the next panel's block (kb lines), fetched a share per tile: at H = 512 the packed
-       * W_hh (3 MB) comes from L3, and 19% of tile_6's samples had waited on a panel's
-       * loads (GRU B=64 H=512 forward 1.03x, A/B of 41 rounds; neutral at H = 256) */
-      const float *next_b = j0 + RC_PANEL < n ? b + (size_t)RC_PANEL * k : NULL;
+      /* the next panel's block (kb lines), fetched a share per tile when K takes several
+       * blocks: at H = 512 the packed W_hh (3 MB) comes from L3, and 19% of tile_6's
+       * samples had waited on a panel's loads (GRU B=64 H=512 forward 1.03x, A/B of 41
+       * rounds); with one block (H = 256 forward) the panels follow each other in memory
+       * and fetching them measured no gain */
+      const float *next_b = k > K_BLOCK && j0 + RC_PANEL < n ? b + (size_t)RC_PANEL * k : NULL;
       int panel_lines = next_b ? kb : 0, share = (int)blocks_of((size_t)panel_lines, blocks_of(m, TILE_ROWS));
       int fetched = 0;
       for (int r0 = 0; r0 < m; r0 += TILE_ROWS) {
