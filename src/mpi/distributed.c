@@ -297,8 +297,8 @@ static void tensor_collectives(lua_State *L, job *j, MPI_Op op, int root, const 
   lua_pop(L, 2);
 }
 
-/* allreduce(tensors, op, mean, label): reduces every tensor in place; with mean, divides
- * the sums by the number of ranks */
+/* allreduce(tensors, op, mean, label): reduces every tensor in place; with mean, scales
+ * the sums by 1 / the number of ranks */
 static int l_allreduce(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   MPI_Op op = op_of(L, luaL_checkstring(L, 2));
