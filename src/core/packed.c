@@ -112,10 +112,18 @@ static void panel_init(int cols, const float *bias, const float *bias2, float *i
 /* ceil(n / d) */
 static size_t blocks_of(size_t n, size_t d) { return (n + d - 1) / d; }
 
+#define LINE 16 /* floats per cache line */
+
+/* fetches the next `share` of the `lines` cache lines from base into cache, from line *next
+ * on, and moves *next past them: a region spread over the tiles of a product */
+static void fetch_share(const float *base, size_t lines, size_t share, size_t *next) {
+  for (size_t end = *next + share; *next < end && *next < lines; ++*next)
+    __builtin_prefetch(base + *next * LINE, 0, 2);
+}
+
 /* K blocks after the first add to what the first stored, without the biases again */
 static void gemm(int m, int n, int k, const float *a, int lda, const float *panels,
                  const rc_packed_out *out) {
-  enum { LINE = 16 }; /* floats per cache line */
   float init[RC_PANEL];
   if (m <= 0 || n <= 0) return; /* a step no row takes part in (lengths) */
   size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0, next_line = 0;
@@ -134,13 +142,11 @@ static void gemm(int m, int n, int k, const float *a, int lda, const float *pane
        * rounds); with one block (H = 256 forward) the panels follow each other in memory
        * and fetching them measured no gain */
       const float *next_b = k > K_BLOCK && j0 + RC_PANEL < n ? b + (size_t)RC_PANEL * k : NULL;
-      int panel_lines = next_b ? kb : 0, share = (int)blocks_of((size_t)panel_lines, blocks_of(m, TILE_ROWS));
-      int fetched = 0;
+      size_t panel_lines = next_b ? (size_t)kb : 0, fetched = 0;
+      size_t panel_share = blocks_of(panel_lines, blocks_of(m, TILE_ROWS));
       for (int r0 = 0; r0 < m; r0 += TILE_ROWS) {
-        for (size_t end = next_line + lines_per_tile; next_line < end && next_line < warm_lines; next_line++)
-          __builtin_prefetch(out->warm + next_line * LINE, 0, 2);
-        for (int end = fetched + share; fetched < end && fetched < panel_lines; fetched++)
-          __builtin_prefetch(next_b + (size_t)fetched * LINE, 0, 2);
+        fetch_share(out->warm, warm_lines, lines_per_tile, &next_line);
+        fetch_share(next_b, panel_lines, panel_share, &fetched);
         tile_of_rows[m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS](kb, cols, a + (size_t)r0 * lda + k0, lda, b,
                                                               init, out->accumulate || !first,
                                                               out->c + (size_t)r0 * out->ldc + j0, out->ldc);
