@@ -1,7 +1,8 @@
 /* recur's own product for the recurrent steps: C(m x n) = A(m x k) B (plus biases, plus C)
- * with B, a weight, packed once per layer call into panels (packed.c). OpenBLAS packs its operand again on
- * every call, so that each time step of a layer repacked the whole recurrent weight: at
- * 16-64 rows the packed product is 1.02-1.53x faster (measured alone, doc/performance.md). */
+ * with B, a weight, packed once per layer call into panels (packed.c). OpenBLAS packs its
+ * operand again on every call, so that each time step of a layer repacked the whole
+ * recurrent weight: at 16-64 rows the packed product is 1.02-1.53x faster (measured alone,
+ * doc/performance.md). */
 #ifndef RECUR_CORE_PACKED_H
 #define RECUR_CORE_PACKED_H
 
