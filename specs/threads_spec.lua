@@ -207,6 +207,20 @@ describe("threads", function()
           for v in after_name:gmatch("%S+") do fields[#fields + 1] = v end
           return tonumber(fields[18]) -- field 20 of stat: the process's thread count
         end
+        -- the count after threads were joined: pthread_join returns once a thread has
+        -- exited, a moment before the kernel stops counting it, so read until two reads
+        -- 20 ms apart agree (2 s at most; a thread left running stays counted)
+        local function threads_after_join()
+          local deadline, n = recur.monotonic() + 2, threads()
+          repeat
+            local wait = recur.monotonic() + 0.02
+            repeat until recur.monotonic() >= wait
+            local m = threads()
+            if m == n then return n end
+            n = m
+          until recur.monotonic() >= deadline
+          return n
+        end
       ]]
       local path = os.tmpname()
       local f = assert(io.open(path, "w"))
@@ -242,10 +256,10 @@ describe("threads", function()
         layer:forward(x)
         print("B=12", threads() - base)
         recur.set_num_threads(2)
-        print("2", threads() - base)
+        print("2", threads_after_join() - base)
         recur.set_num_threads(1)
         layer:forward(x)
-        print("back to 1", threads() - base)
+        print("back to 1", threads_after_join() - base)
       ]])
       assert.matches("n=1\t0\nset\t0\nB=1\t0\nB=7\t0\nstack T=3\t0\nstack T=40\t2\nB=12\t2\n2\t1\nback to 1\t0\nstatus 0", out)
     end)
