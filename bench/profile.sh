@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where a recurrent layer's forward (or forward+backward) spends its time: `perf record` of a
-# loop of calls at 1 thread, in this tree's build, writing into {out = y}; prints the load
+# loop of calls at 1 thread, in this tree's build, writing into {out = y} (a forward alone in
+# evaluation mode under recur.no_grad, as `make bench` runs it); prints the load
 # average and the symbols with at least 0.5% of the samples (`perf report --sort dso,symbol`).
 # The figures of doc/performance.md's "Where the misses come from" are its output.
 # Needs perf, and kernel.perf_event_paranoid <= 1 (or root).
@@ -16,9 +17,14 @@ local layer = recur.$cell{input_size = $H, hidden_size = $H}
 local x = recur.randn{50, $B, $H}
 local y = layer:forward(x)
 local gy, dx = recur.randn(y:shape()), recur.zeros(x:shape())
+if "$pass" == "forward" then layer:evaluate() end
 for _ = 1, $calls do
-  layer:forward(x, {out = y})
-  if "$pass" == "fb" then layer:backward(gy, {out = dx}) end
+  if "$pass" == "fb" then
+    layer:forward(x, {out = y})
+    layer:backward(gy, {out = dx})
+  else
+    recur.no_grad(layer.forward, layer, x, {out = y})
+  end
 end
 LUA
 echo "$cell T=50 B=$B H=$H $pass, $calls calls, 1 thread; load average $(cut -d' ' -f1-3 /proc/loadavg)"

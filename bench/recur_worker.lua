@@ -41,14 +41,14 @@ end
 
 local build = {}
 
--- forward: evaluation mode (PyTorch's side runs under no_grad); fb: forward then backward,
--- which accumulates the parameter gradients and returns dX
+-- forward: evaluation mode under recur.no_grad (PyTorch's side runs under no_grad); fb:
+-- forward then backward, which accumulates the parameter gradients and returns dX
 function build.layer(c)
   local layer = recur[c.cell]{input_size = c.H, hidden_size = c.H, bidirectional = c.bidir == 1}
   local x = recur.randn{c.T, c.B, c.H}
   if c.mode == "forward" then
     layer:evaluate()
-    return function() layer:forward(x) end
+    return function() recur.no_grad(layer.forward, layer, x) end
   end
   local gy = recur.randn{c.T, c.B, (c.bidir == 1 and 2 or 1) * c.H}
   return function()

@@ -27,6 +27,9 @@ recur.load_model = recur.checkpoint.load_model
 -- the modules, criterions and clipping helpers at the top level, as recur.Linear{...}
 for _, name in ipairs{"RNN", "GRU", "LSTM", "Linear", "Embedding", "Dropout", "Sequential"} do recur[name] = recur.nn[name] end
 for _, name in ipairs{"CrossEntropyLoss", "MSELoss", "L1Loss", "SmoothL1Loss"} do recur[name] = recur.loss[name] end
+recur.no_grad = recur.nn.no_grad
+recur.set_grad_enabled = recur.nn.set_grad_enabled
+recur.is_grad_enabled = recur.nn.is_grad_enabled
 recur.clip_grad_norm = recur.optim.clip_grad_norm
 recur.clip_grad_value = recur.optim.clip_grad_value
 

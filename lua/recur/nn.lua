@@ -251,7 +251,58 @@ function Module:evaluate() return (self:train(false)) end
 function Module:training() return self._training end
 function Module:__tostring() return self.__name end
 
+--- Gradient mode
+-- @section gradmode
+
+-- on: forwards keep what backward needs; the lua_State's own (each state loads this file)
+local grad_enabled = true
+
+--- True unless inside `no_grad` (or after `set_grad_enabled(false)`).
+function nn.is_grad_enabled() return grad_enabled end
+
+--- Turns off (or back on) what forwards keep for backward, as torch.set_grad_enabled.
+-- @bool on
+-- @treturn bool the previous setting
+function nn.set_grad_enabled(on)
+  if type(on) ~= "boolean" then arg_error(1, "set_grad_enabled", "boolean expected, got " .. util.describe(on)) end
+  local was = grad_enabled
+  grad_enabled = on
+  return was
+end
+
+local function restore_grad(was, ok, ...)
+  grad_enabled = was
+  if not ok then error((...), 0) end
+  return ...
+end
+
+--- Calls `fn(...)` with gradients off and returns its results, as `with torch.no_grad()`:
+-- the modules' forwards inside keep nothing for backward (a backward after such a forward
+-- raises an error), and recurrent layers skip the copies they keep for it (the input,
+-- each step's output), which makes inference faster. The previous setting comes back when
+-- fn returns or raises. Criterions are not affected. The setting belongs to the lua_State,
+-- so a coroutine that yields inside fn leaves it off until fn returns.
+-- @func fn
+-- @param ... its arguments
+-- @return fn's results
+function nn.no_grad(fn, ...)
+  if type(fn) ~= "function" then arg_error(1, "no_grad", "function expected, got " .. util.describe(fn)) end
+  local was = grad_enabled
+  grad_enabled = false
+  return restore_grad(was, pcall(fn, ...))
+end
+
+-- what a forward keeps for backward: its input, or nothing under no_grad
+local function keep_input(self, x)
+  self._input = grad_enabled and x or nil
+  self._forward_no_grad = not grad_enabled
+end
+
 local function check_forward_done(self, what)
+  if self._forward_no_grad then
+    util.error("%s:backward: the last forward ran under recur.no_grad, which keeps nothing for backward (run "
+      .. "forward again with gradients on)", what)
+  end
   if self._input == nil then
     util.error("%s:backward: no forward to differentiate (call forward first)", what)
   end
@@ -427,7 +478,7 @@ end
 -- @treturn Tensor `(..., out_features)`
 function Linear:forward(x)
   local y = util.call("Linear:forward", F.linear_forward, x, self._views.weight, self._views.bias)
-  self._input = x
+  keep_input(self, x)
   return y
 end
 
@@ -499,7 +550,7 @@ function Embedding:forward(indices)
     if type(indices[1]) == "table" then indices = util.call("Embedding:forward", core.tensor, indices) end
   end
   local out = util.call("Embedding:forward", F.embedding_forward, self._views.weight, indices)
-  self._input = type(indices) == "table" and indices or indices:clone()
+  keep_input(self, grad_enabled and is_tensor(indices) and indices:clone() or indices)
   return out
 end
 
@@ -549,7 +600,7 @@ end
 -- @treturn Tensor
 function Dropout:forward(x)
   check_tensor_arg("forward", "x", x)
-  self._input = x
+  keep_input(self, x)
   if not self._training or self.p == 0 then
     self._mask = nil
     return x
@@ -694,6 +745,10 @@ end
 -- share memory with x, h0, c0 or the layer's parameters and gradients; its old values are
 -- overwritten, so pass it only when you no longer need them.
 --
+-- **Inference.** Inside `recur.no_grad` the layer keeps nothing for backward: it reads a
+-- time-major x in place instead of copying it, and a unidirectional layer without `lengths`
+-- writes each step's output straight into y (the same floats, less memory traffic).
+--
 -- **Threads.** After `recur.set_num_threads(n)` with n > 1, the layer runs on n threads:
 -- the batch split in groups of rows, each running the whole recurrence (a bidirectional
 -- layer runs its two directions side by side, and splits the batch among n/2 threads each).
@@ -714,7 +769,7 @@ end
 -- @treturn[opt] Tensor cn LSTM only
 function Recurrent:forward(...)
   local r = recurrence(self, "forward")
-  r:set_training(self._training)
+  r:set_mode(self._training, grad_enabled)
   local y, hn, cn = util.call(self._family.name .. ":forward", r.forward, r, ...)
   if cn == nil then return y, hn end
   return y, hn, cn

@@ -349,7 +349,7 @@ end
 --   stopping), `keep_best` (restore the weights of the best validation at the end; true when
 --   val is given), `save_best` (a path: the best model is saved there with `recur.save`,
 --   with `best_metadata`), `evaluate(ctx)` (returns the validation loss, instead of the mean
---   of forward over val)
+--   of forward over val); validation runs in evaluation mode under `recur.no_grad`
 -- - checkpoints: `checkpoint` (a path; saved each epoch and every `checkpoint_every` steps
 --   with recur.checkpoint.save_training, with the train loader's position and the named
 --   `generators`; with keep_best and no save_best, the best weights go to
@@ -440,7 +440,7 @@ function train.fit(opts)
     last_val_step = ctx.step
     set_training(model, false)
     ctx.validating = true
-    local val_loss = o.evaluate and o.evaluate(ctx) or mean_loss(o.val, forward, ctx)
+    local val_loss = nn.no_grad(function() return o.evaluate and o.evaluate(ctx) or mean_loss(o.val, forward, ctx) end)
     ctx.validating = nil
     set_training(model, true)
     local improved = val_loss == val_loss and (not best_val or val_loss < best_val - o.min_delta)

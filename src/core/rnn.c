@@ -430,6 +430,7 @@ typedef struct dir_context {
   int T, B, in, H, hout, gh, E, dir;
   const int *lengths; /* NULL: every sequence has T steps */
   int masked;         /* training with variational dropout: the dir_buffers' masks apply */
+  int h_in_output;    /* inference: h may live in the output itself (direct_output) */
   rc_rnn_params p;
   const float *vec[RC_CELL_MAX_VECS]; /* the cell's vectors (zeros where absent) */
   float *dvec[RC_CELL_MAX_VECS];      /* their gradients (a scratch sink where absent) */
@@ -456,6 +457,7 @@ static dir_context make_context(const rc_rnn_config *cfg, const rc_rnn_io *io, i
   cx.dir = dir;
   cx.lengths = io->lengths;
   cx.masked = io->training;
+  cx.h_in_output = 0;
   rc_rnn_param_layout(cfg, layer, dir, &cx.p);
   for (int k = 0; k < RC_CELL_MAX_VECS; k++) { /* absent blocks (no bias) read zeros */
     int absent = cx.p.vec[k] == RC_ABSENT;
@@ -598,7 +600,9 @@ typedef struct step_view {
   float *hd;           /* recurrent dropout: (B, Hout) the masked h_prev, else NULL */
 } step_view;
 
-static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t) {
+/* the buffers of time t; with `direct` (direct_output) h is its rows of time t and h_prev
+ * those of time t-1, or the initial state at t = 0 */
+static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t, float *direct) {
   size_t B = cx->B;
   step_slots sl = slots_of_time(t, cx->dir);
   step_view v;
@@ -611,6 +615,10 @@ static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t) {
   v.cell.ex = db->ex ? db->ex + t * B * cx->E : NULL;
   v.h_prev = db->h + sl.prev * B * cx->hout;
   v.h = db->h + sl.next * B * cx->hout;
+  if (direct) {
+    v.h = direct + t * B * cx->hout;
+    if (t > 0) v.h_prev = direct + (t - 1) * B * cx->hout;
+  }
   v.cell.h_prev = v.h_prev;
   v.cell.h = db->m ? db->m + t * B * cx->H : v.h;
   v.cell.c_prev = db->c ? db->c + sl.prev * B * cx->H : NULL;
@@ -620,8 +628,8 @@ static step_view view_of_step(const dir_context *cx, dir_buffers *db, int t) {
 }
 
 /* one time step: the gates of time t already hold the input projection */
-static void step_forward(const dir_context *cx, const float *params, dir_buffers *db, int t) {
-  step_view v = view_of_step(cx, db, t);
+static void step_forward(const dir_context *cx, const float *params, dir_buffers *db, int t, float *direct) {
+  step_view v = view_of_step(cx, db, t, direct);
   int rows = active_prefix(cx, t);
   const float *h_in = v.h_prev;
   if (v.hd) { /* every row, so that backward's GEMM over all steps reads no stale rows */
@@ -638,6 +646,19 @@ static void step_forward(const dir_context *cx, const float *params, dir_buffers
   if (v.cell.c) set_inactive_rows(cx, t, cx->H, v.cell.c, v.cell.c_prev);
 }
 
+/* ---- inference ---------------------------------------------------------------------
+ * A forward that keeps nothing for backward (rc_rnn_io.inference) skips two copies where
+ * the layout allows: layer 0 reads the caller's x in place (forward_input), and a
+ * unidirectional layer writes each step's h straight into its output, reading h_prev back
+ * from there (direct_output). Same floats either way. */
+
+/* out's rows when they can hold h itself: the B rows of a time one after the other and
+ * nothing to zero (no lengths); else NULL */
+static float *direct_output(const dir_context *cx, row_block out) {
+  int contiguous = !out.batch_first && out.stride == cx->hout && out.b0 == 0 && out.B == cx->B;
+  return cx->h_in_output && !cx->lengths && contiguous && out.col == 0 ? out.data : NULL;
+}
+
 /* steps [s0, s1) of a direction (step s is time s, or T-1-s in reverse): the first step
  * takes h0 and c0, the last gives hn and cn */
 static void direction_forward(const dir_context *cx, const float *params, const float *x, dir_buffers *db,
@@ -650,14 +671,17 @@ static void direction_forward(const dir_context *cx, const float *params, const 
     copy_or_zero(db->h + (size_t)first * B * cx->hout, h0, (size_t)B * cx->hout);
     if (db->c) copy_or_zero(db->c + (size_t)first * B * cx->H, c0, (size_t)B * cx->H);
   }
+  float *direct = direct_output(cx, out);
   for (int s = s0; s < s1; s++) {
     int t = time_of_step(s, T, cx->dir);
-    step_forward(cx, params, db, t);
-    put_step(t, T, B, cx->hout, db->h + (size_t)slots_of_time(t, cx->dir).next * B * cx->hout, cx->lengths,
-             out);
+    step_forward(cx, params, db, t, direct);
+    if (!direct)
+      put_step(t, T, B, cx->hout, db->h + (size_t)slots_of_time(t, cx->dir).next * B * cx->hout, cx->lengths,
+               out);
   }
   if (s1 < T) return;
-  memcpy(hn, db->h + (size_t)last * B * cx->hout, (size_t)B * cx->hout * sizeof(float));
+  memcpy(hn, direct ? direct + (size_t)(T - 1) * B * cx->hout : db->h + (size_t)last * B * cx->hout,
+         (size_t)B * cx->hout * sizeof(float));
   if (db->c && cn) memcpy(cn, db->c + (size_t)last * B * cx->H, (size_t)B * cx->H * sizeof(float));
 }
 
@@ -887,6 +911,14 @@ static void mask_columns(size_t rows, size_t stride, size_t col, size_t n, const
 
 /* ---- forward driver ------------------------------------------------------------------ */
 
+/* The input of layer l: its workspace buffer, or at layer 0 in inference the caller's x
+ * when that is time-major, holds every row of the call and has no padding (see
+ * "inference"); backward needs a copy the caller cannot change. */
+static const float *forward_input(const call *c, const group *gr, int l, const layer_buffers *lb) {
+  int in_place = c->io->inference && !c->io->batch_first && !c->io->lengths && gr->io.B == c->io->B;
+  return l == 0 && in_place ? c->x : lb->x;
+}
+
 /* group gr's rows of x into its layer-0 input (padding zeroed), and its zeros block */
 static void forward_prepare(const call *c, const group *gr) {
   int T = gr->io.T, B = gr->io.B, in = c->cfg->input_size;
@@ -894,6 +926,7 @@ static void forward_prepare(const call *c, const group *gr) {
   layer_buffers lb;
   group_layer(c, gr, 0, &s, &lb);
   if (s.zeros) memset(s.zeros, 0, largest_vec(c->cfg) * sizeof(float));
+  if (forward_input(c, gr, 0, &lb) != lb.x) return;
   copy_all_rows(T, B, in, caller_rows(c->x, in, c->io->batch_first, gr->b0, c->io->B),
                 time_major(lb.x, in, 0, B));
   if (gr->io.lengths) /* padding never reaches the maths, even if it holds NaN */
@@ -918,16 +951,18 @@ static void forward_layer_steps(const call *c, const group *gr, int l, int lane,
     group_layer(c, gr, l + 1, NULL, &next);
     out = time_major(next.x, D * hout, 0, B);
   }
+  int masks_next = !top && next.mask && gr->io.training; /* dropout between the layers */
   for (int d = lane; d < D; d += c->pl.lanes) {
     size_t k = (size_t)l * D + d, h_at = state_at(c, gr, k, hout), c_at = state_at(c, gr, k, H);
     dir_context cx = make_context(cfg, &gr->io, l, d, c->params, NULL, &s, lane);
-    if (s0 == 0 && s1 == gr->io.T) /* not a wavefront's chunk: its layers run at once */
+    cx.h_in_output = c->io->inference && !masks_next; /* the mask would reach later steps' h_prev */
+    if (s0 == 0 && s1 == gr->io.T)                    /* not a wavefront's chunk: its layers run at once */
       pack_w_hh(&cx, c->pk, c->params, lane ? s.grad_b : s.grad_a, gradient_floats(cfg, gr->io.T, B), 1);
     out.col = d * hout;
-    direction_forward(&cx, c->params, lb.x, &lb.dir[d], c->h0 ? c->h0 + h_at : NULL,
+    direction_forward(&cx, c->params, forward_input(c, gr, l, &lb), &lb.dir[d], c->h0 ? c->h0 + h_at : NULL,
                       c->c0 ? c->c0 + c_at : NULL, out, c->hn + h_at, c->cn ? c->cn + c_at : NULL, s0, s1);
     size_t at = (size_t)s0 * B * D * hout;
-    if (!top && next.mask && gr->io.training)
+    if (masks_next)
       mask_columns((size_t)(s1 - s0) * B, (size_t)D * hout, (size_t)d * hout, hout, next.mask + at,
                    next.x + at);
   }
@@ -1007,7 +1042,7 @@ void rc_rnn_forward(const rc_rnn_config *cfg, const float *params, float *ws, co
  * (rows whose sequence has ended pass dh through unchanged) */
 static void step_backward(const dir_context *cx, const float *params, dir_buffers *db, lane_buffers *s, int t,
                           const float *dh, float *dh_prev) {
-  step_view v = view_of_step(cx, db, t);
+  step_view v = view_of_step(cx, db, t, NULL);
   int rows = active_prefix(cx, t), next = cx->dir ? t + 1 : t - 1; /* the time of the next step */
   const float *next_gates = next >= 0 && next < cx->T ? db->gates + (size_t)next * cx->B * cx->gh : NULL;
   memset(dh_prev, 0, (size_t)cx->B * cx->hout * sizeof(float));

@@ -64,6 +64,7 @@ typedef struct rc_rnn_io {
   int batch_first;    /* x, y and their gradients are (B, T, .) */
   const int *lengths; /* per batch row, 1..T (see rnn.c, "variable lengths"); NULL = all T */
   int training;       /* dropouts apply (forward and the backward that follows it) */
+  int inference;      /* forward only: nothing is kept for a backward (rnn.c, "inference") */
 } rc_rnn_io;
 
 /* Runs the whole stack; h0/c0 may be NULL (zeros); cn is ignored unless the cell has a

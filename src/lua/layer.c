@@ -171,7 +171,7 @@ static int l_rnn_new(lua_State *L) {
   r->cfg = cfg;
   memcpy(r->dropouts, dropouts, sizeof r->dropouts);
   r->batch_first = batch_first;
-  r->training = 1;
+  r->training = r->grad_enabled = 1;
   luaL_setmetatable(L, RCL_RECURRENCE);
   lua_createtable(L, SLOTS, 0); /* 4: user value table */
   lua_pushvalue(L, 4);
@@ -321,14 +321,15 @@ static int overlaps(const float *a, size_t na, const float *b, size_t nb) {
 }
 
 /* A result tensor: opts.out when given (checked: its shape, and no memory shared with the
- * inputs, nor with the layer's parameters and gradients), else a new zeroed tensor.
+ * inputs, nor with the layer's parameters and gradients), else a new tensor whose elements
+ * are left for the caller to write (forward and backward write every one).
  * Pushes it. inputs: n tensors (NULL where absent) named by names. */
 static rc_tensor *push_result(lua_State *L, const rcl_recurrence *r, int opts, int ndim,
                               const lua_Integer *shape, const rc_tensor *const *inputs,
                               const char *const *names, int n) {
   if (lua_isnoneornil(L, opts) || lua_getfield(L, opts, "out") == LUA_TNIL) {
     if (!lua_isnoneornil(L, opts)) lua_pop(L, 1);
-    return rcl_new_tensor(L, ndim, shape);
+    return rcl_new_result(L, ndim, shape);
   }
   int at = lua_gettop(L);
   rc_tensor *out = rcl_check_tensor(L, at, "out");
@@ -375,13 +376,14 @@ static int r_forward(lua_State *L) {
     return luaL_argerror(L, 2, "x: sequence too large (T * B * size exceeds the BLAS int range)");
   const float *h0 = opt_state(L, 3, "h0", s.ndim_state, s.h);
   const float *c0 = cell_state ? opt_state(L, 4, "c0", s.ndim_state, s.c) : NULL;
-  r->has_forward = 0; /* stays 0 if the forward raises */
+  r->has_forward = r->forward_no_grad = 0; /* stay 0 if the forward raises */
   rc_rnn_io io;
   io.T = (int)T;
   io.B = (int)B;
   io.batch_first = r->batch_first && !unbatched;
   io.lengths = read_lengths(L, r, opts, T, B);
   io.training = r->training;
+  io.inference = !r->grad_enabled;
   int threads = rcl_threads(L);
   ensure_workspace(L, r, rc_rnn_workspace_size_on(&r->cfg, &io, threads));
   rc_rng *variational = layer_generator(L);
@@ -389,11 +391,12 @@ static int r_forward(lua_State *L) {
   const rc_tensor *inputs[3] = {x, rcl_test_tensor(L, 3), cell_state ? rcl_test_tensor(L, 4) : NULL};
   static const char *const names[3] = {"x", "h0", "c0"};
   rc_tensor *y = push_result(L, r, opts, s.ndim_seq, s.y, inputs, names, 3); /* 6 */
-  rc_tensor *hn = rcl_new_tensor(L, s.ndim_state, s.h);                      /* 7 */
-  rc_tensor *cn = cell_state ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
+  rc_tensor *hn = rcl_new_result(L, s.ndim_state, s.h);                      /* 7 */
+  rc_tensor *cn = cell_state ? rcl_new_result(L, s.ndim_state, s.c) : NULL;
   rc_rnn_forward_on(&r->cfg, threads, rcl_pool(L), r->params, r->ws, &io, x->data, h0, c0,
                     rcl_default_generator(L), variational, y->data, hn->data, cn ? cn->data : NULL);
-  r->has_forward = io.lengths ? 2 : 1; /* 2: backward uses r->lengths */
+  r->has_forward = io.inference ? 0 : io.lengths ? 2 : 1; /* 2: backward uses r->lengths */
+  r->forward_no_grad = io.inference;
   r->forward_training = r->training;
   r->forward_threads = threads;
   r->unbatched = unbatched;
@@ -409,6 +412,11 @@ static int r_backward(lua_State *L) {
   place_options(L, opts);
   check_extra_args(L, r, opts, "backward");
   check_options(L, r, opts, "out = ...", "grad_cn");
+  if (r->forward_no_grad)
+    return luaL_error(L,
+                      "%s:backward: the last forward ran under recur.no_grad, which keeps nothing for "
+                      "backward (run forward again with gradients on)",
+                      family(r));
   if (!r->has_forward)
     return luaL_error(
         L, "%s:backward: no forward to differentiate (call forward first; each forward allows one backward)",
@@ -422,14 +430,15 @@ static int r_backward(lua_State *L) {
   const rc_tensor *inputs[3] = {gy, rcl_test_tensor(L, 3), cell_state ? rcl_test_tensor(L, 4) : NULL};
   static const char *const names[3] = {"grad_output", "grad_hn", "grad_cn"};
   rc_tensor *dx = push_result(L, r, opts, s.ndim_seq, s.x, inputs, names, 3);
-  rc_tensor *dh0 = rcl_new_tensor(L, s.ndim_state, s.h);
-  rc_tensor *dc0 = cell_state ? rcl_new_tensor(L, s.ndim_state, s.c) : NULL;
+  rc_tensor *dh0 = rcl_new_result(L, s.ndim_state, s.h);
+  rc_tensor *dc0 = cell_state ? rcl_new_result(L, s.ndim_state, s.c) : NULL;
   rc_rnn_io io;
   io.T = r->T;
   io.B = r->B;
   io.batch_first = r->batch_first && !r->unbatched;
   io.lengths = r->has_forward == 2 ? r->lengths : NULL;
   io.training = r->forward_training;
+  io.inference = 0;
   r->has_forward = 0; /* backward overwrites the activations with gradients */
   rc_rnn_backward_on(&r->cfg, r->forward_threads, rcl_pool(L), r->params, r->grads, r->ws, &io, gy->data, ghn,
                      gcn, dx->data, dh0->data, dc0 ? dc0->data : NULL);
@@ -438,9 +447,12 @@ static int r_backward(lua_State *L) {
 
 /* ---- modes, init, sizes ------------------------------------------------------------------------ */
 
-/* set_training(on): the mode of the next forward (nn.lua passes the module's) */
-static int r_set_training(lua_State *L) {
-  rcl_check_recurrence(L, 1)->training = lua_toboolean(L, 2);
+/* set_mode(training, grad_enabled): the modes of the next forward (nn.lua passes the
+ * module's and recur.is_grad_enabled()) */
+static int r_set_mode(lua_State *L) {
+  rcl_recurrence *r = rcl_check_recurrence(L, 1);
+  r->training = lua_toboolean(L, 2);
+  r->grad_enabled = lua_toboolean(L, 3);
   return 0;
 }
 
@@ -458,7 +470,7 @@ static int r_workspace_bytes(lua_State *L) {
   rc_rnn_io io;
   io.T = (int)rcl_check_integer_in(L, 2, "T", 1, INT_MAX / 16);
   io.B = (int)rcl_check_integer_in(L, 3, "B", 1, INT_MAX / 16);
-  io.batch_first = io.training = 0;
+  io.batch_first = io.training = io.inference = 0;
   io.lengths = NULL;
   lua_pushinteger(L, (lua_Integer)(rc_rnn_workspace_size_on(&r->cfg, &io, rcl_threads(L)) * sizeof(float)));
   return 1;
@@ -503,7 +515,7 @@ static int r_config(lua_State *L) {
 static const luaL_Reg recurrence_methods[] = {{"forward", r_forward},
                                               {"config", r_config},
                                               {"backward", r_backward},
-                                              {"set_training", r_set_training},
+                                              {"set_mode", r_set_mode},
                                               {"reset_parameters", r_reset_parameters},
                                               {"workspace_bytes", r_workspace_bytes},
                                               {"stepper", rcl_new_stepper},

@@ -13,11 +13,13 @@ typedef struct rcl_recurrence {
   rc_rnn_config cfg;
   double dropouts[3]; /* dropout, input_dropout, recurrent_dropout as given (cfg has floats) */
   int batch_first, training;
+  int grad_enabled;      /* the next forward keeps what backward needs (not under recur.no_grad) */
   float *params, *grads; /* the flat tensors' data, kept alive by the user value table */
   float *ws;             /* workspace for the last forward */
   size_t ws_floats;
   /* the last forward, which backward differentiates */
   int has_forward, unbatched, T, B, forward_training;
+  int forward_no_grad; /* it ran under recur.no_grad and kept nothing (has_forward is 0) */
   int forward_threads; /* its threads (rnn.h): backward runs the same split */
   int *lengths;        /* per batch row, or NULL; storage kept in the user value table */
   size_t lengths_cap;

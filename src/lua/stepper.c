@@ -82,6 +82,7 @@ static int s_step(lua_State *L) {
   io.batch_first = 0;
   io.lengths = NULL;
   io.training = 0;
+  io.inference = 1;
   rc_rnn_forward(cfg, st->r->params, st->ws, &io, x->data, st->h, st->c, NULL, NULL, st->out, st->h, st->c);
   rcl_get_field(L, 1, vector ? "out1" : "out");
   return 1;

@@ -15,16 +15,18 @@
 
 /* ---- storage and tensor userdata ---------------------------------------- */
 
-float *rcl_new_storage(lua_State *L, size_t n) {
+static float *new_storage(lua_State *L, size_t n, int zeroed) {
   if (n > RCL_MAX_NUMEL)
     luaL_error(L, "recur.Tensor: %s elements are too many (at most %s)", rcl_istr(L, (long long)n),
                rcl_istr(L, (long long)RCL_MAX_NUMEL));
   unsigned char *block = (unsigned char *)lua_newuserdatauv(L, n * sizeof(float) + STORAGE_ALIGN, 0);
   luaL_setmetatable(L, STORAGE);
   float *data = (float *)(block + (STORAGE_ALIGN - (uintptr_t)block % STORAGE_ALIGN) % STORAGE_ALIGN);
-  memset(data, 0, n * sizeof(float));
+  if (zeroed) memset(data, 0, n * sizeof(float));
   return data;
 }
+
+float *rcl_new_storage(lua_State *L, size_t n) { return new_storage(L, n, 1); }
 
 /* the element count of a shape made inside recur, which keeps args.h's invariant */
 static size_t checked_numel(lua_State *L, int ndim, const lua_Integer *shape) {
@@ -55,11 +57,19 @@ rc_tensor *rcl_new_view(lua_State *L, int owner, float *data, int ndim, const lu
   return t;
 }
 
-rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape) {
-  float *data = rcl_new_storage(L, checked_numel(L, ndim, shape));
+static rc_tensor *new_tensor(lua_State *L, int ndim, const lua_Integer *shape, int zeroed) {
+  float *data = new_storage(L, checked_numel(L, ndim, shape), zeroed);
   rc_tensor *t = rcl_new_view(L, -1, data, ndim, shape);
   lua_remove(L, -2);
   return t;
+}
+
+rc_tensor *rcl_new_tensor(lua_State *L, int ndim, const lua_Integer *shape) {
+  return new_tensor(L, ndim, shape, 1);
+}
+
+rc_tensor *rcl_new_result(lua_State *L, int ndim, const lua_Integer *shape) {
+  return new_tensor(L, ndim, shape, 0);
 }
 
 /* ---- constructors ------------------------------------------------------------ */
