@@ -107,6 +107,42 @@ describe("layer outputs", function()
     assert.is_true(gru:backward(gy) ~= nil)
   end)
 
+  -- a time-major call of one row group reads x (under no_grad) and gy in place and writes dx
+  -- straight into its result: the caller's tensors must come out unchanged, and the results
+  -- equal those of the batch-first layout, which copies all three
+  it("reads x and grad_output in place without changing them, with the results of the copying layout", function()
+    for _, opts in ipairs{{num_layers = 2}, {num_layers = 2, bidirectional = true}, {proj_size = 2}} do
+      local function layer_of(batch_first)
+        recur.manual_seed(5)
+        local o = {input_size = 3, hidden_size = 4, batch_first = batch_first}
+        for k, v in pairs(opts) do o[k] = v end
+        return recur.LSTM(o)
+      end
+      local width = (opts.bidirectional and 2 or 1) * (opts.proj_size or 4)
+      local x, gy = recur.randn{6, 5, 3}, recur.randn{6, 5, width}
+      local x_copy, gy_copy = x:clone(), gy:clone()
+      local time_major, batch_first = layer_of(false), layer_of(true)
+      local y = time_major:forward(x)
+      local dx, dh0 = time_major:backward(gy)
+      helpers.assert_close(x, x_copy, 0, "x")
+      helpers.assert_close(gy, gy_copy, 0, "grad_output")
+      local y2 = batch_first:forward(x:transpose(1, 2))
+      local dx2, dh02 = batch_first:backward(gy:transpose(1, 2))
+      helpers.assert_close(y2:transpose(1, 2), y, 1e-6, "y")
+      helpers.assert_close(dx2:transpose(1, 2), dx, 1e-6, "dx")
+      helpers.assert_close(dh02, dh0, 1e-6, "dh0")
+      helpers.assert_close(batch_first:flat_gradients(), time_major:flat_gradients(), 1e-5, "gradients")
+    end
+  end)
+
+  it("rejects a grad_output that shares memory with the layer's gradients (it is read in place)", function()
+    local layer = recur.GRU{input_size = 4, hidden_size = 4}
+    layer:forward(recur.randn{3, 2, 4})
+    local grads = layer:flat_gradients():narrow(1, 1, 24):view{3, 2, 4}
+    assert.matches("grad_output: shares memory with the layer's gradients", error_of(layer.backward, layer, grads))
+    assert.is_true(layer:backward(recur.randn{3, 2, 4}) ~= nil) -- the forward can still be differentiated
+  end)
+
   it("a loop that hands y and dx back allocates only the small states", function()
     local layer = recur.LSTM{input_size = 8, hidden_size = 16}
     local x, gy = recur.randn{200, 4, 8}, recur.randn{200, 4, 16}

@@ -911,11 +911,17 @@ static void mask_columns(size_t rows, size_t stride, size_t col, size_t n, const
 
 /* ---- forward driver ------------------------------------------------------------------ */
 
+/* the caller's (T, B, .) tensors have the layout of group gr's workspace buffers: time-major,
+ * and gr holds every row of the call */
+static int caller_layout(const call *c, const group *gr) {
+  return !c->io->batch_first && gr->io.B == c->io->B;
+}
+
 /* The input of layer l: its workspace buffer, or at layer 0 in inference the caller's x
- * when that is time-major, holds every row of the call and has no padding (see
- * "inference"); backward needs a copy the caller cannot change. */
+ * when it has the workspace's layout and no padding (see "inference"); backward needs a
+ * copy the caller cannot change. */
 static const float *forward_input(const call *c, const group *gr, int l, const layer_buffers *lb) {
-  int in_place = c->io->inference && !c->io->batch_first && !c->io->lengths && gr->io.B == c->io->B;
+  int in_place = c->io->inference && !c->io->lengths && caller_layout(c, gr);
   return l == 0 && in_place ? c->x : lb->x;
 }
 
@@ -1142,14 +1148,30 @@ static float *layer_dx(const shared_buffers *s, int L, int l) {
   return (L - 1 - l) % 2 ? s->grad_a : s->grad_b;
 }
 
+/* The top layer's dL/dy: the caller's gy itself when it has the workspace's layout (it is
+ * only read), else a copy in the workspace */
+static const float *backward_dy(const call *c, const group *gr, const shared_buffers *s, int l) {
+  int L = c->cfg->num_layers;
+  return l == L - 1 && caller_layout(c, gr) ? c->gy : layer_dy(s, L, l);
+}
+
+/* Where layer l writes dL/dx: at layer 0 with one lane, the caller's dx itself when it has
+ * the workspace's layout (nothing is added to it afterwards); beside the forward direction,
+ * the reverse one writes apart, into grad_c */
+static float *backward_dx(const call *c, const group *gr, const shared_buffers *s, int l, int d) {
+  if (c->pl.lanes > 1 && d > 0) return s->grad_c;
+  return l == 0 && c->pl.lanes == 1 && caller_layout(c, gr) ? c->dx : layer_dx(s, c->cfg->num_layers, l);
+}
+
 /* group gr's rows of gy, time-major, and its private gradients cleared */
 static void backward_prepare(const call *c, const group *gr) {
   int width = rc_rnn_dirs(c->cfg) * rc_rnn_hout(c->cfg);
   shared_buffers s;
   group_layer(c, gr, -1, &s, NULL);
+  if (gr->grads != c->grads) memset(gr->grads, 0, rc_rnn_each_param(c->cfg, NULL, NULL) * sizeof(float));
+  if (backward_dy(c, gr, &s, c->cfg->num_layers - 1) == c->gy) return;
   copy_all_rows(gr->io.T, gr->io.B, width, caller_rows(c->gy, width, c->io->batch_first, gr->b0, c->io->B),
                 time_major(s.grad_a, width, 0, gr->io.B));
-  if (gr->grads != c->grads) memset(gr->grads, 0, rc_rnn_each_param(c->cfg, NULL, NULL) * sizeof(float));
 }
 
 /* Floats that direction d of layer l may use during its steps (pack_w_hh): its dL/dx
@@ -1171,7 +1193,7 @@ static size_t backward_scratch_floats(const call *c, const group *gr, int d) {
  * reverse one writes its dL/dx apart, into grad_c */
 static void backward_layer(const call *c, const group *gr, int l, int lane) {
   const rc_rnn_config *cfg = c->cfg;
-  int D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), H = cfg->hidden_size, L = cfg->num_layers;
+  int D = rc_rnn_dirs(cfg), hout = rc_rnn_hout(cfg), H = cfg->hidden_size;
   shared_buffers s;
   layer_buffers lb;
   group_layer(c, gr, l, &s, &lb);
@@ -1181,9 +1203,9 @@ static void backward_layer(const call *c, const group *gr, int l, int lane) {
     dir_context cx = make_context(cfg, &gr->io, l, d, c->params, gr->grads, &s, lane);
     pack_w_hh(&cx, c->pk, c->params, backward_scratch(c, &s, &lb, l, d), backward_scratch_floats(c, gr, d),
               0);
-    direction_backward(&cx, c->params, gr->grads, lb.x, &lb.dir[d], &s.lane[lane], layer_dy(&s, L, l),
+    direction_backward(&cx, c->params, gr->grads, lb.x, &lb.dir[d], &s.lane[lane], backward_dy(c, gr, &s, l),
                        c->ghn ? c->ghn + h_at : NULL, c->gcn ? c->gcn + c_at : NULL,
-                       apart ? s.grad_c : layer_dx(&s, L, l), d > 0 && !apart, c->dh0 + h_at,
+                       backward_dx(c, gr, &s, l, d), d > 0 && !apart, c->dh0 + h_at,
                        c->dc0 ? c->dc0 + c_at : NULL);
   }
 }
@@ -1196,7 +1218,8 @@ static void backward_finish_layer(const call *c, const group *gr, int l) {
   shared_buffers s;
   layer_buffers lb;
   group_layer(c, gr, l, &s, &lb);
-  float *dx = layer_dx(&s, c->cfg->num_layers, l);
+  float *dx = backward_dx(c, gr, &s, l, 0);
+  if (dx == c->dx) return; /* written in place */
   if (c->pl.lanes > 1)
     for (size_t i = 0; i < n; i++) dx[i] += s.grad_c[i];
   if (l > 0 && lb.mask && gr->io.training)

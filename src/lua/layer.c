@@ -424,6 +424,8 @@ static int r_backward(lua_State *L) {
   io_shapes s = shapes_for(r, r->unbatched, r->T, r->B);
   rc_tensor *gy = rcl_check_tensor(L, 2, "grad_output");
   rcl_check_shape(L, 2, gy, "grad_output", s.ndim_seq, s.y);
+  if (overlaps(gy->data, gy->numel, r->grads, rc_rnn_each_param(&r->cfg, NULL, NULL))) /* read in place */
+    return luaL_argerror(L, 2, "grad_output: shares memory with the layer's gradients");
   const float *ghn = opt_state(L, 3, "grad_hn", s.ndim_state, s.h);
   const float *gcn = cell_state ? opt_state(L, 4, "grad_cn", s.ndim_state, s.c) : NULL;
   lua_settop(L, 5);
