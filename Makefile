@@ -31,7 +31,10 @@ HDR = $(wildcard src/core/*.h) $(wildcard src/lua/*.h)
 LUA_MODULES = $(filter-out lua/recur/distributed.lua,$(wildcard lua/recur/*.lua))
 INC = -I$(LUA_INCDIR) $(if $(OPENBLAS_INCDIR),-I$(OPENBLAS_INCDIR))
 LIBS = $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR)) $(BLAS_LIB) -lm
-ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(INC) $(CFLAGS)
+# -fno-math-errno: sqrtf becomes one instruction, so that loops calling it vectorise (the
+# optimizers' steps); recur never reads errno after a math function (a pragma cannot set it)
+MATH = -fno-math-errno
+ALLCFLAGS = -std=c99 -fPIC -fvisibility=hidden $(MATH) $(WARN) $(INC) $(CFLAGS)
 TEST_ENV = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 
 .PHONY: test-isa isa-check bench-kernels FORCE rock-install dist rock-install-check windows windows-test wasm wasm-test love-game love-test fuzz-api fuzz-api-asan soak tsan asan-build oom-check fuzz embed alloc-check bench test-compat test-noblas all test lint format docs install rock-check example examples-smoke clean memcheck asan cxx-check symbols-check
@@ -136,7 +139,7 @@ examples-smoke: recur/core.so
 # recur.core for another interpreter in build/<interpreter>/ (test-compat; LÖVE runs LuaJIT's)
 build/%/recur/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -fPIC -fvisibility=hidden $(WARN) -I$(call lua_headers,$*) $(CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
+	$(CC) -std=c99 -fPIC -fvisibility=hidden $(MATH) $(WARN) -I$(call lua_headers,$*) $(CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(LIBS)
 
 # The whole spec suite under Lua 5.1, 5.3 and LuaJIT 2.1 (5.4 is `make test`), each with
 # its own build of recur.core in build/<interpreter>/.
@@ -267,7 +270,7 @@ build/embed/recur_lua.c: $(LUA_MODULES) tools/embed-lua.lua
 	$(LUA) tools/embed-lua.lua $@ $(LUA_MODULES)
 
 build/embed/%: examples/embed/%.c $(EMBED_SRC) $(HDR) include/recur.h
-	$(CC) -std=c99 $(WARN) -Iinclude -Isrc/lua $(INC) -O2 -o $@ $< $(EMBED_SRC) $(LUA_STATIC) $(BLAS_LIB) -lm -ldl -lpthread
+	$(CC) -std=c99 $(MATH) $(WARN) -Iinclude -Isrc/lua $(INC) -O2 -o $@ $< $(EMBED_SRC) $(LUA_STATIC) $(BLAS_LIB) -lm -ldl -lpthread
 
 build/hosts/%: specs/hosts/%.c $(EMBED_SRC) $(HDR) include/recur.h
 	@mkdir -p build/hosts

@@ -59,7 +59,7 @@ end)
 
 describe("optimizers match PyTorch for 5 steps", function()
   for _, name in ipairs{"sgd_plain", "sgd_momentum_wd", "sgd_nesterov", "adam", "adam_wd_amsgrad", "adamw",
-    "rmsprop", "rmsprop_centered_momentum"} do
+    "rmsprop", "rmsprop_centered_momentum", "adamw_amsgrad"} do
     it(name, function()
       local case, t = fixture("optim_" .. name)
       local p, g = t.p0:clone(), recur.zeros{7}

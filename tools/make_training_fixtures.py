@@ -88,6 +88,7 @@ OPTIMIZERS = [
     ("rmsprop", "RMSprop", dict(lr=0.01)),
     ("rmsprop_centered_momentum", "RMSprop", dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True,
                                                   weight_decay=0.01)),
+    ("adamw_amsgrad", "AdamW", dict(lr=0.01, betas=(0.85, 0.99), weight_decay=0.05, amsgrad=True)),
 ]
 
 

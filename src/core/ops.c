@@ -131,29 +131,56 @@ void rc_sgd_step(const rc_sgd *o, size_t n, float *p, const float *g, float *buf
   }
 }
 
-void rc_adam_step(const rc_adam *o, long step, size_t n, float *p, const float *g, float *m, float *v,
-                  float *vmax) {
-  float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
-  float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
-  double bc1 = 1.0 - pow(o->beta1, (double)step), bc2 = 1.0 - pow(o->beta2, (double)step);
-  float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-  float decay = (float)(1.0 - o->lr * o->weight_decay), wd = (float)o->weight_decay;
+/* Adam's scalars for one step (Kingma & Ba 2015, Algorithm 1, in PyTorch's order of operations) */
+typedef struct adam_scalars {
+  float b1, b2, one_minus_b1, one_minus_b2, eps, step_size, bc2_sqrt, decay, wd;
+} adam_scalars;
+
+/* The update of n elements. `decoupled` and `amsgrad` are constants at each call below, so
+ * that each variant is a loop of its own without branches, which the compiler vectorises
+ * (the same floats as element by element: no operation is contracted or reordered). */
+static inline void adam_elements(adam_scalars k, int decoupled, int amsgrad, size_t n, float *RC_RESTRICT p,
+                                 const float *RC_RESTRICT g, float *RC_RESTRICT m, float *RC_RESTRICT v,
+                                 float *RC_RESTRICT vmax) {
   for (size_t i = 0; i < n; i++) {
     float d = g[i];
-    if (o->decoupled)
-      p[i] *= decay;
-    else if (wd != 0.0f)
-      d += wd * p[i];
-    m[i] = m[i] * b1 + one_minus_b1 * d;
-    v[i] = v[i] * b2 + one_minus_b2 * d * d;
+    if (decoupled)
+      p[i] *= k.decay;
+    else if (k.wd != 0.0f)
+      d += k.wd * p[i];
+    m[i] = m[i] * k.b1 + k.one_minus_b1 * d;
+    v[i] = v[i] * k.b2 + k.one_minus_b2 * d * d;
     float second = v[i];
-    if (o->amsgrad) {
-      if (vmax[i] < v[i]) vmax[i] = v[i];
+    if (amsgrad) {
+      vmax[i] = vmax[i] < v[i] ? v[i] : vmax[i];
       second = vmax[i];
     }
-    float denom = sqrtf(second) / bc2_sqrt + eps;
-    p[i] -= step_size * (m[i] / denom);
+    float denom = sqrtf(second) / k.bc2_sqrt + k.eps;
+    p[i] -= k.step_size * (m[i] / denom);
   }
+}
+
+void rc_adam_step(const rc_adam *o, long step, size_t n, float *p, const float *g, float *m, float *v,
+                  float *vmax) {
+  double bc1 = 1.0 - pow(o->beta1, (double)step), bc2 = 1.0 - pow(o->beta2, (double)step);
+  adam_scalars k;
+  k.b1 = (float)o->beta1;
+  k.b2 = (float)o->beta2;
+  k.one_minus_b1 = (float)(1.0 - o->beta1);
+  k.one_minus_b2 = (float)(1.0 - o->beta2);
+  k.eps = (float)o->eps;
+  k.step_size = (float)(o->lr / bc1);
+  k.bc2_sqrt = (float)sqrt(bc2);
+  k.decay = (float)(1.0 - o->lr * o->weight_decay);
+  k.wd = (float)o->weight_decay;
+  if (o->amsgrad && o->decoupled)
+    adam_elements(k, 1, 1, n, p, g, m, v, vmax);
+  else if (o->amsgrad)
+    adam_elements(k, 0, 1, n, p, g, m, v, vmax);
+  else if (o->decoupled)
+    adam_elements(k, 1, 0, n, p, g, m, v, NULL);
+  else
+    adam_elements(k, 0, 0, n, p, g, m, v, NULL);
 }
 
 void rc_rmsprop_step(const rc_rmsprop *o, size_t n, float *p, const float *g, float *square_avg,
