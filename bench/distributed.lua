@@ -6,9 +6,11 @@
 --
 -- A persistent process: after a warm-up it prints "ready"; then each line "run N" on
 -- (rank 0's) stdin runs N steps and prints
---   result <seconds> <allreduce seconds: least over the ranks> <allreduce seconds: most>
--- where the allreduce time is the time spent in dist.allreduce_gradients (the rank that
--- arrives last waits least: its time is the exchange itself). "quit" ends it. With --trace,
+--   result <seconds> <exchange seconds> <waiting seconds>
+-- where each step's exchange is the time spent in dist.allreduce_gradients right after a
+-- barrier (the ranks start it together, so it is the exchange itself) and its waiting the
+-- time spent in that barrier (the wait for the slower rank), each the most over the ranks.
+-- "quit" ends it. With --trace,
 -- each rank also writes to stderr, after each run, its time per step before the allreduce
 -- (ms), which shows how the ranks' speeds move step by step.
 --   lua5.4 bench/distributed.lua [--threads N]
@@ -50,7 +52,7 @@ local optimizer = recur.optim.Adam{model, lr = 2e-3}
 local criterion = recur.CrossEntropyLoss()
 if dist then dist.broadcast(model) end
 
-local h, c, position, exchange, traced = nil, nil, 0, 0, {}
+local h, c, position, exchange, waiting, traced = nil, nil, 0, 0, 0, {}
 local function step()
   local started = recur.monotonic()
   position = position % batches:num_batches() + 1
@@ -62,8 +64,10 @@ local function step()
   if opt.trace then traced[#traced + 1] = string.format("%.1f", (recur.monotonic() - started) * 1000) end
   if dist then
     local t0 = recur.monotonic()
+    dist.barrier()
+    local t1 = recur.monotonic()
     dist.allreduce_gradients(model)
-    exchange = exchange + recur.monotonic() - t0
+    waiting, exchange = waiting + t1 - t0, exchange + recur.monotonic() - t1
     loss = dist.allreduce(loss, "mean")
   end
   recur.clip_grad_norm(model, 5)
@@ -86,7 +90,7 @@ while true do
   if dist then n = dist.allreduce(n, "max") end
   if n == 0 then break end
   if dist then dist.barrier() end
-  exchange, traced = 0, {}
+  exchange, waiting, traced = 0, 0, {}
   local t0 = recur.monotonic()
   for _ = 1, n do step() end
   if dist then dist.barrier() end
@@ -95,10 +99,9 @@ while true do
     io.stderr:write(string.format("rank %d ms per step before the allreduce: %s\n", rank, table.concat(traced, " ")))
     traced = {}
   end
-  local least, most = exchange, exchange
-  if dist then least, most = dist.allreduce(exchange, "min"), dist.allreduce(exchange, "max") end
+  if dist then exchange, waiting = dist.allreduce(exchange, "max"), dist.allreduce(waiting, "max") end
   if rank == 0 then
-    print(string.format("result %.6f %.6f %.6f", seconds, least, most))
+    print(string.format("result %.6f %.6f %.6f", seconds, exchange, waiting))
     io.stdout:flush()
   end
 end

@@ -5,7 +5,7 @@ as 2 DistributedDataParallel processes over gloo. Every side is a persistent pro
 (bench/distributed.lua, bench/distributed_torch.py); rounds run each side for STEPS steps
 in turn, the order reversed every round, and the table gives the median chars/s with its
 min-max over rounds, the ratios per round (median, min-max), and recur's allreduce time per
-step.
+step (the exchange, timed after a barrier) and its wait for the slower rank.
   python3 bench/distributed.py            # ROUNDS=5 STEPS=20 by default
   ROUNDS=3 STEPS=10 python3 bench/distributed.py
 """
@@ -103,11 +103,12 @@ def main():
         ratios = [a / b for a, b in zip(rate[RECUR_MPI], rate[other])]
         print("  recur 2 ranks / %s: %s   (target >= %.1f)" % (label, spread(ratios), target))
     ms = [s / STEPS * 1e3 for s, _, _ in results[RECUR_MPI]]
-    exchange = [least / STEPS * 1e3 for _, least, _ in results[RECUR_MPI]]
-    waiting = [most / STEPS * 1e3 for _, _, most in results[RECUR_MPI]]
+    exchange = [e / STEPS * 1e3 for _, e, _ in results[RECUR_MPI]]
+    waiting = [w / STEPS * 1e3 for _, _, w in results[RECUR_MPI]]
     share = [e / m * 100 for e, m in zip(exchange, ms)]
-    print("\nrecur 2 ranks: %s ms per step; allreduce_gradients %s ms per step on the rank that waits least "
-          "(%s on the rank that waits most)" % (spread(ms), spread(exchange), spread(waiting)))
+    print("\nrecur 2 ranks: %s ms per step; allreduce_gradients %s ms per step (the exchange: the ranks "
+          "start it together after a barrier; the most over the ranks); waiting in that barrier for the "
+          "slower rank %s ms per step" % (spread(ms), spread(exchange), spread(waiting)))
     print("  allreduce share of a step: %s %%   (target < 5 %%)" % spread(share))
 
 
