@@ -1,5 +1,5 @@
 --- Modules with the recurrent layers' contract: `forward` stores what `backward`
--- needs; `backward(grad_output)` accumulates parameter gradients and returns the
+-- needs (nothing inside `no_grad`); `backward(grad_output)` accumulates parameter gradients and returns the
 -- gradient of forward's input. Each module with parameters keeps them in one flat
 -- tensor (and its gradients in another), with named views into it. Every module,
 -- the recurrent layers included, gets its protocol (parameters, gradients, modes,
@@ -735,7 +735,8 @@ local function define_family(f)
   end
 end
 
---- Runs the layer over whole sequences and stores what `backward` needs.
+--- Runs the layer over whole sequences and stores what `backward` needs (nothing under
+-- `recur.no_grad`: see "Inference" below).
 --
 -- **Results and their memory.** Every call returns new tensors: a result you hold never
 -- changes when the layer runs again. The options table takes `out`, a tensor of y's shape
