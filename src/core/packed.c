@@ -38,7 +38,7 @@ static void pack(int k, int n, const float *w, float *panels) {
 
 /* c(rows x cols) = a(rows x k) b(k x 16 panel) + init (16 floats), plus c when
  * accumulate; rows <= 6, cols <= 16. Inlined with rows a constant (tile_1 ... tile_6), so
- * that a tile of fewer rows (rows_of_tile) does only its own rows. */
+ * that a short tile (the last of a batch of 16, 25 or 50 rows) does only its own rows. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void tile(int k, int rows, int cols,
                                                                            const float *a, int lda,
                                                                            const float *b, const float *init,
@@ -121,21 +121,13 @@ static void fetch_share(const float *base, size_t lines, size_t share, size_t *n
     __builtin_prefetch(base + *next * LINE, 0, 2);
 }
 
-/* Rows of tile t when m rows go to `tiles` tiles of at most TILE_ROWS: as even as can be
- * (25 rows: 5 tiles of 5, not 4 of 6 and 1 of 1). A tile's sums are chains of FMAs, one
- * per row and half panel: under 4 rows (8 chains) a tile waits on the FMA latency and
- * takes about as long as a tile of 4, so a last tile of 1 or 2 rows cost nearly as much as
- * a full one (perf: tile_1 took 60% of tile_6's time per call in a rank's char-rnn step) */
-static int rows_of_tile(int m, int tiles, int t) { return m / tiles + (t < m % tiles); }
-
 /* K blocks after the first add to what the first stored, without the biases again */
 static void gemm(int m, int n, int k, const float *a, int lda, const float *panels,
                  const rc_packed_out *out) {
   float init[RC_PANEL];
   if (m <= 0 || n <= 0) return; /* a step no row takes part in (lengths) */
   size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0, next_line = 0;
-  int row_tiles = (int)blocks_of(m, TILE_ROWS);
-  size_t tiles = (size_t)row_tiles * blocks_of(n, RC_PANEL) * blocks_of(k, K_BLOCK);
+  size_t tiles = blocks_of(m, TILE_ROWS) * blocks_of(n, RC_PANEL) * blocks_of(k, K_BLOCK);
   size_t lines_per_tile = blocks_of(warm_lines, tiles);
   for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
     int kb = k - k0 < K_BLOCK ? k - k0 : K_BLOCK, first = k0 == 0;
@@ -151,13 +143,13 @@ static void gemm(int m, int n, int k, const float *a, int lda, const float *pane
        * and fetching them measured no gain */
       const float *next_b = k > K_BLOCK && j0 + RC_PANEL < n ? b + (size_t)RC_PANEL * k : NULL;
       size_t panel_lines = next_b ? (size_t)kb : 0, fetched = 0;
-      size_t panel_share = blocks_of(panel_lines, row_tiles);
-      for (int t = 0, r0 = 0; t < row_tiles; r0 += rows_of_tile(m, row_tiles, t), t++) {
+      size_t panel_share = blocks_of(panel_lines, blocks_of(m, TILE_ROWS));
+      for (int r0 = 0; r0 < m; r0 += TILE_ROWS) {
         fetch_share(out->warm, warm_lines, lines_per_tile, &next_line);
         fetch_share(next_b, panel_lines, panel_share, &fetched);
-        tile_of_rows[rows_of_tile(m, row_tiles, t)](kb, cols, a + (size_t)r0 * lda + k0, lda, b, init,
-                                                    out->accumulate || !first,
-                                                    out->c + (size_t)r0 * out->ldc + j0, out->ldc);
+        tile_of_rows[m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS](kb, cols, a + (size_t)r0 * lda + k0, lda, b,
+                                                              init, out->accumulate || !first,
+                                                              out->c + (size_t)r0 * out->ldc + j0, out->ldc);
       }
     }
   }
