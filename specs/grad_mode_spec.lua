@@ -91,6 +91,14 @@ describe("gradient mode", function()
     end
   end)
 
+  it("after a forward that raised, a recurrent layer's backward says there is no forward, not no_grad", function()
+    local layer = recur.LSTM{input_size = 3, hidden_size = 4}
+    recur.no_grad(layer.forward, layer, recur.randn{5, 2, 3})
+    error_of(layer.forward, layer, recur.randn{5, 2, 7}) -- wrong input size
+    local err = error_of(layer.backward, layer, recur.randn{5, 2, 4})
+    assert.matches("LSTM:backward: no forward to differentiate", err)
+  end)
+
   it("a Sequential's forward under no_grad leaves nothing for its backward", function()
     local model = recur.Sequential{recur.LSTM{input_size = 3, hidden_size = 4}, recur.Linear{in_features = 4, out_features = 2}}
     local x, gy = recur.randn{5, 2, 3}, recur.randn{5, 2, 2}

@@ -1,9 +1,9 @@
 --- Modules with the recurrent layers' contract: `forward` stores what `backward`
--- needs (nothing inside `no_grad`); `backward(grad_output)` accumulates parameter gradients and returns the
--- gradient of forward's input. Each module with parameters keeps them in one flat
--- tensor (and its gradients in another), with named views into it. Every module,
--- the recurrent layers included, gets its protocol (parameters, gradients, modes,
--- state) from `Module`.
+-- needs (nothing inside `no_grad`); `backward(grad_output)` accumulates parameter
+-- gradients and returns the gradient of forward's input. Each module with parameters
+-- keeps them in one flat tensor (and its gradients in another), with named views into
+-- it. Every module, the recurrent layers included, gets its protocol (parameters,
+-- gradients, modes, state) from `Module`.
 -- @module recur.nn
 local core = require "recur.core"
 local util = require "recur.util"
@@ -298,11 +298,16 @@ local function keep_input(self, x)
   self._forward_no_grad = not grad_enabled
 end
 
-local function check_forward_done(self, what)
+-- the error of a backward after a forward under no_grad, for every module
+local function check_not_no_grad(self, what)
   if self._forward_no_grad then
     util.error("%s:backward: the last forward ran under recur.no_grad, which keeps nothing for backward (run "
       .. "forward again with gradients on)", what)
   end
+end
+
+local function check_forward_done(self, what)
+  check_not_no_grad(self, what)
   if self._input == nil then
     util.error("%s:backward: no forward to differentiate (call forward first)", what)
   end
@@ -771,7 +776,9 @@ end
 function Recurrent:forward(...)
   local r = recurrence(self, "forward")
   r:set_mode(self._training, grad_enabled)
+  self._forward_no_grad = false -- a forward that raises leaves nothing to differentiate
   local y, hn, cn = util.call(self._family.name .. ":forward", r.forward, r, ...)
+  self._forward_no_grad = not grad_enabled
   if cn == nil then return y, hn end
   return y, hn, cn
 end
@@ -791,6 +798,7 @@ end
 -- @treturn[opt] Tensor dc0 LSTM only
 function Recurrent:backward(...)
   local r = recurrence(self, "backward")
+  check_not_no_grad(self, self._family.name)
   local dx, dh0, dc0 = util.call(self._family.name .. ":backward", r.backward, r, ...)
   if dc0 == nil then return dx, dh0 end
   return dx, dh0, dc0

@@ -376,7 +376,7 @@ static int r_forward(lua_State *L) {
     return luaL_argerror(L, 2, "x: sequence too large (T * B * size exceeds the BLAS int range)");
   const float *h0 = opt_state(L, 3, "h0", s.ndim_state, s.h);
   const float *c0 = cell_state ? opt_state(L, 4, "c0", s.ndim_state, s.c) : NULL;
-  r->has_forward = r->forward_no_grad = 0; /* stay 0 if the forward raises */
+  r->has_forward = 0; /* stays 0 if the forward raises */
   rc_rnn_io io;
   io.T = (int)T;
   io.B = (int)B;
@@ -395,8 +395,8 @@ static int r_forward(lua_State *L) {
   rc_tensor *cn = cell_state ? rcl_new_result(L, s.ndim_state, s.c) : NULL;
   rc_rnn_forward_on(&r->cfg, threads, rcl_pool(L), r->params, r->ws, &io, x->data, h0, c0,
                     rcl_default_generator(L), variational, y->data, hn->data, cn ? cn->data : NULL);
-  r->has_forward = io.inference ? 0 : io.lengths ? 2 : 1; /* 2: backward uses r->lengths */
-  r->forward_no_grad = io.inference;
+  /* 2: backward uses r->lengths; none after an inference forward (nn.lua names the cause) */
+  r->has_forward = io.inference ? 0 : io.lengths ? 2 : 1;
   r->forward_training = r->training;
   r->forward_threads = threads;
   r->unbatched = unbatched;
@@ -412,11 +412,6 @@ static int r_backward(lua_State *L) {
   place_options(L, opts);
   check_extra_args(L, r, opts, "backward");
   check_options(L, r, opts, "out = ...", "grad_cn");
-  if (r->forward_no_grad)
-    return luaL_error(L,
-                      "%s:backward: the last forward ran under recur.no_grad, which keeps nothing for "
-                      "backward (run forward again with gradients on)",
-                      family(r));
   if (!r->has_forward)
     return luaL_error(
         L, "%s:backward: no forward to differentiate (call forward first; each forward allows one backward)",

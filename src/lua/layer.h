@@ -19,7 +19,6 @@ typedef struct rcl_recurrence {
   size_t ws_floats;
   /* the last forward, which backward differentiates */
   int has_forward, unbatched, T, B, forward_training;
-  int forward_no_grad; /* it ran under recur.no_grad and kept nothing (has_forward is 0) */
   int forward_threads; /* its threads (rnn.h): backward runs the same split */
   int *lengths;        /* per batch row, or NULL; storage kept in the user value table */
   size_t lengths_cap;
