@@ -119,4 +119,14 @@ function cases.items(c)
   return 1
 end
 
+--- The cases of `list` whose id contains `text` (plain text, not a pattern), in order; all of
+--- them when `text` is nil.
+function cases.select(list, text)
+  local out = {}
+  for _, c in ipairs(list) do
+    if not text or cases.id(c):find(text, 1, true) then out[#out + 1] = c end
+  end
+  return out
+end
+
 return cases

@@ -34,11 +34,12 @@ local SIDE_LABELS = {recur = "recur", recur1 = "recur 1t", torch = "torch", torc
 local ALL_TABLES = "layers,threads2,bidir,step,charrnn,default,memory"
 
 local usage = [[
-usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--rounds N] [--sample SECONDS] [--settle SECONDS]
-                           [--clock wall|cpu] [--out DIR]
+usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--cases TEXT] [--rounds N] [--sample SECONDS]
+                           [--settle SECONDS] [--clock wall|cpu] [--out DIR]
   --tables   comma-separated, from layers threads2 bidir step charrnn default memory (all of them by
              default), noblas (recur with OpenBLAS against its BLAS-free build) and malloc
              (PyTorch with the malloc tuning against PyTorch without)
+  --cases    only the cases whose name contains TEXT (e.g. "B=64 H=512"); all of them by default
   --rounds   interleaved rounds per case (default 7, quick 3)
   --sample   seconds each side spends per round and case, at least one unit (default 0.2, quick 0.04)
   --settle   in tables with more than one thread, seconds of pause before each sample (default 0.2):
@@ -56,9 +57,9 @@ local function parse_args(argv)
   while i <= #argv do
     local a = argv[i]
     if a == "--quick" then opt.quick = true
-    elseif a == "--tables" or a == "--rounds" or a == "--sample" or a == "--settle" or a == "--clock" or a == "--out" then
+    elseif a == "--tables" or a == "--cases" or a == "--rounds" or a == "--sample" or a == "--settle" or a == "--clock" or a == "--out" then
       local v = argv[i + 1] or error(usage, 0)
-      local text = a == "--tables" or a == "--out" or a == "--clock"
+      local text = a == "--tables" or a == "--cases" or a == "--out" or a == "--clock"
       opt[a:sub(3)] = text and v or (tonumber(v) or error(usage, 0))
       i = i + 1
     elseif a == "--help" or a == "-h" then print(usage) os.exit(0)
@@ -314,6 +315,8 @@ end
 
 local function run_table(tbl)
   local t_start = os.time()
+  local table_cases = cases.select(tbl.cases, opt.cases)
+  if #table_cases == 0 then return end
   local load_before = loadavg()
   local unit = cases.units[tbl.unit]
   local settle = tbl.threads ~= 1 and opt.settle or 0
@@ -370,12 +373,12 @@ local function run_table(tbl)
     end
   end
   local widths = {#columns[1]}
-  for _, case in ipairs(tbl.cases) do widths[1] = math.max(widths[1], #cases.id(case)) end
+  for _, case in ipairs(table_cases) do widths[1] = math.max(widths[1], #cases.id(case)) end
   for i = 2, #columns do widths[i] = math.max(#columns[i], i <= #sides + 1 and 10 or 18) end
   emit(pad(columns, widths))
   local md_rows = {}
 
-  for _, case in ipairs(tbl.cases) do
+  for _, case in ipairs(table_cases) do
     local id, wire = cases.id(case), cases.encode(case)
     local reps, seconds = {}, {}
     for _, side in ipairs(sides) do

@@ -21,6 +21,21 @@ describe("bench stats", function()
     assert.are.same({median = 1.2, min = 0.9, max = 3, n = 3}, stats.summary{3, 0.9, 1.2})
   end)
 
+  it("selects the cases whose name contains a plain text (run.lua --cases)", function()
+    local list = {{kind = "layer", cell = "LSTM", T = 50, B = 64, H = 512, mode = "fb", bidir = 0},
+      {kind = "layer", cell = "GRU", T = 50, B = 16, H = 256, mode = "forward", bidir = 0},
+      {kind = "layer", cell = "GRU", T = 50, B = 64, H = 512, mode = "forward", bidir = 0}}
+    local function ids(selected)
+      local out = {}
+      for i, c in ipairs(selected) do out[i] = cases.id(c) end
+      return out
+    end
+    assert.are.same({"LSTM T=50 B=64 H=512 fb", "GRU T=50 B=64 H=512 forward"}, ids(cases.select(list, "B=64 H=512")))
+    assert.are.same({"GRU T=50 B=16 H=256 forward"}, ids(cases.select(list, "GRU T=50 B=1")))
+    assert.are.same({}, cases.select(list, "B=6."))  -- plain text: "." is no wildcard
+    assert.are.equal(3, #cases.select(list, nil))
+  end)
+
   it("reverses the order of the sides every other round", function()
     assert.are.same({"a", "b", "c"}, stats.order({"a", "b", "c"}, 1))
     assert.are.same({"c", "b", "a"}, stats.order({"a", "b", "c"}, 2))

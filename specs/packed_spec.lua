@@ -1,10 +1,11 @@
--- The recurrent steps' products with W_hh packed once per call (src/core/packed.c) give the
+-- The products on recur's packed kernel (src/core/packed.c): the recurrent steps' with W_hh
+-- packed once per call, and a whole sequence's input projection with W_ih packed, give the
 -- results of the BLAS (RECUR_PACKED_GEMM=0) within float tolerance, in every place a pass
--- packs: the forward into a gradient buffer, the backward into its dL/dx buffer, the
--- reverse direction of a bidirectional layer into grad_c (two lanes) or the forward
--- direction's gates (one lane); panels and row tiles with tails, K over one block, rows
--- leaving (lengths), steps that no row takes part in, recurrent dropout, a projection, row
--- groups on two threads.
+-- packs: the forward into a gradient buffer (W_ih, then W_hh), the backward into its dL/dx
+-- buffer, the reverse direction of a bidirectional layer into grad_c (two lanes) or the
+-- forward direction's gates (one lane); panels and row tiles with tails, K over one block,
+-- rows leaving (lengths), steps that no row takes part in, recurrent dropout, a projection,
+-- row groups on two threads, input projections over several row blocks.
 local recur = require "recur"
 local helpers = require "specs.helpers"
 
@@ -22,6 +23,10 @@ local CASES = {
   {"GRU with steps no row takes part in (every length below T)", 1, "GRU", 6, 7, "4,3,3,2,1,1,1",
    "{input_size = 7, hidden_size = 20}"},
   {"LSTM in row groups on two threads", 2, "LSTM", 4, 16, "-", "{input_size = 7, hidden_size = 40, num_layers = 2}"},
+  {"LSTM input projection over a row block, with a tail, K over a block", 1, "LSTM", 8, 13, "-",
+   "{input_size = 300, hidden_size = 20}"},
+  {"GRU input projection with b_ih in its tiles, over a row block", 1, "GRU", 20, 10, "-",
+   "{input_size = 7, hidden_size = 20, num_layers = 2}"},
 }
 
 local function run(packed, case, blas_threads)

@@ -17,6 +17,7 @@
 
 #define TILE_ROWS 6
 #define K_BLOCK 256
+#define ROW_BLOCK 96
 
 static void pack_transposed(int n, int k, const float *w, float *panels) {
   for (int j0 = 0; j0 < n; j0 += RC_PANEL, panels += (size_t)k * RC_PANEL)
@@ -121,14 +122,13 @@ static void fetch_share(const float *base, size_t lines, size_t share, size_t *n
     __builtin_prefetch(base + *next * LINE, 0, 2);
 }
 
-/* K blocks after the first add to what the first stored, without the biases again */
-static void gemm(int m, int n, int k, const float *a, int lda, const float *panels,
-                 const rc_packed_out *out) {
+/* Rows [m0, m0 + mb) of the product, mb <= ROW_BLOCK; K blocks after the first add to
+ * what the first stored, without the biases again */
+static void row_block(int m0, int mb, int n, int k, const float *a, int lda, const float *panels,
+                      const rc_packed_out *out, size_t lines_per_tile, size_t *next_line) {
   float init[RC_PANEL];
-  if (m <= 0 || n <= 0) return; /* a step no row takes part in (lengths) */
-  size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0, next_line = 0;
-  size_t tiles = blocks_of(m, TILE_ROWS) * blocks_of(n, RC_PANEL) * blocks_of(k, K_BLOCK);
-  size_t lines_per_tile = blocks_of(warm_lines, tiles);
+  size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0;
+  a += (size_t)m0 * lda;
   for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
     int kb = k - k0 < K_BLOCK ? k - k0 : K_BLOCK, first = k0 == 0;
     for (int j0 = 0; j0 < n; j0 += RC_PANEL) {
@@ -143,16 +143,31 @@ static void gemm(int m, int n, int k, const float *a, int lda, const float *pane
        * and fetching them measured no gain */
       const float *next_b = k > K_BLOCK && j0 + RC_PANEL < n ? b + (size_t)RC_PANEL * k : NULL;
       size_t panel_lines = next_b ? (size_t)kb : 0, fetched = 0;
-      size_t panel_share = blocks_of(panel_lines, blocks_of(m, TILE_ROWS));
-      for (int r0 = 0; r0 < m; r0 += TILE_ROWS) {
-        fetch_share(out->warm, warm_lines, lines_per_tile, &next_line);
+      size_t panel_share = blocks_of(panel_lines, blocks_of(mb, TILE_ROWS));
+      for (int r0 = 0; r0 < mb; r0 += TILE_ROWS) {
+        fetch_share(out->warm, warm_lines, lines_per_tile, next_line);
         fetch_share(next_b, panel_lines, panel_share, &fetched);
-        tile_of_rows[m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS](kb, cols, a + (size_t)r0 * lda + k0, lda, b,
-                                                              init, out->accumulate || !first,
-                                                              out->c + (size_t)r0 * out->ldc + j0, out->ldc);
+        tile_of_rows[mb - r0 < TILE_ROWS ? mb - r0 : TILE_ROWS](
+            kb, cols, a + (size_t)r0 * lda + k0, lda, b, init, out->accumulate || !first,
+            out->c + (size_t)(m0 + r0) * out->ldc + j0, out->ldc);
       }
     }
   }
+}
+
+/* A whole sequence's input projection has thousands of rows: the rows of A a K block's
+ * panels meet are then taken ROW_BLOCK at a time, so that they stay in L2 (96 KB) while
+ * every panel passes, instead of coming from memory once per panel. A step's product
+ * (B <= ROW_BLOCK rows) is one block. */
+static void gemm(int m, int n, int k, const float *a, int lda, const float *panels,
+                 const rc_packed_out *out) {
+  if (m <= 0 || n <= 0) return; /* a step no row takes part in (lengths) */
+  size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0, next_line = 0;
+  size_t tiles = blocks_of(m, TILE_ROWS) * blocks_of(n, RC_PANEL) * blocks_of(k, K_BLOCK);
+  size_t lines_per_tile = blocks_of(warm_lines, tiles);
+  for (int m0 = 0; m0 < m; m0 += ROW_BLOCK)
+    row_block(m0, m - m0 < ROW_BLOCK ? m - m0 : ROW_BLOCK, n, k, a, lda, panels, out, lines_per_tile,
+              &next_line);
 }
 
 static const rc_packed_kernel avx2 = {"avx2", pack_transposed, pack, gemm};
