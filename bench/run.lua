@@ -35,7 +35,7 @@ local ALL_TABLES = "layers,threads2,bidir,step,charrnn,default,memory"
 
 local usage = [[
 usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--cases TEXT] [--rounds N] [--sample SECONDS]
-                           [--settle SECONDS] [--clock wall|cpu] [--out DIR]
+                           [--settle SECONDS] [--clock wall|cpu] [--tune-recur] [--out DIR]
   --tables   comma-separated, from layers threads2 bidir step charrnn default memory (all of them by
              default), noblas (recur with OpenBLAS against its BLAS-free build) and malloc
              (PyTorch with the malloc tuning against PyTorch without)
@@ -48,6 +48,8 @@ usage: lua5.4 bench/run.lua [--quick] [--tables NAME,...] [--cases TEXT] [--roun
   --clock    wall (default) or cpu: time 1-thread tables by each worker's CPU time, which other
              processes on a shared machine disturb far less than the wall clock (tables with
              more threads always use the wall clock)
+  --tune-recur  give recur's workers the glibc malloc tunables PyTorch's side always gets (by
+             default recur runs as a user gets it: its fresh results are mapped and faulted in)
   --out      where results.txt, table.md and results.csv go (default bench/out)]]
 
 local function parse_args(argv)
@@ -57,6 +59,7 @@ local function parse_args(argv)
   while i <= #argv do
     local a = argv[i]
     if a == "--quick" then opt.quick = true
+    elseif a == "--tune-recur" then opt.tune_recur = true
     elseif a == "--tables" or a == "--cases" or a == "--rounds" or a == "--sample" or a == "--settle" or a == "--clock" or a == "--out" then
       local v = argv[i + 1] or error(usage, 0)
       local text = a == "--tables" or a == "--cases" or a == "--out" or a == "--clock"
@@ -188,6 +191,7 @@ local function side_command(side, threads, trace_file)
   elseif side == "bound" then
     return env, {root .. "build/bench/blas_bound", tostring(t)}
   end
+  if opt.tune_recur and t ~= "default" then env[#env + 1] = {"GLIBC_TUNABLES", TUNABLES} end
   if side == "noblas" then env[#env + 1] = {"RECUR_CPATH", root .. "build/noblas/?.so"} end
   if side == "tracer" then
     env[#env + 1] = {"LD_PRELOAD", root .. "build/bench/blas_trace.so"}
