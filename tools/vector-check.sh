@@ -27,7 +27,11 @@ report() {
   local objects=()
   for f in "${files[@]}"; do
     local o="$out/$name-$(basename "$f" .c).o"
-    "$@" "${strict[@]}" -c "$f" -o "$o" 2>> "$out/$name.txt"
+    if ! "$@" "${strict[@]}" -c "$f" -o "$o" 2>> "$out/$name.txt"; then
+      grep -v -E "loop vectorized|vectorized loop" "$out/$name.txt" | tail -20
+      echo "vector-check: $name: $1 cannot compile $f (the lines above)"
+      exit 1
+    fi
     objects+=("$o")
   done
   grep -E "loop vectorized|vectorized loop" "$out/$name.txt" > "$out/$name.vec" || true
