@@ -209,7 +209,9 @@ describe("recurrent layers", function()
       local y, hn, cn = layer:forward(padded, nil, nil, {lengths = {4, 2}})
       helpers.assert_close(y:select(2, 2):narrow(1, 1, 2):view{2, 1, 6}, y2, 1e-6, "row 2 output")
       assert.are.equal(0, y:select(2, 2):narrow(1, 3, 2):norm())
-      assert.are.equal(hn2:get(1, 1, 1), hn:get(1, 2, 1))
+      -- row 2's final states are those of its own last step (t = 2); within rounding, since a
+      -- batch of one takes the GEMV and a larger one recur's packed products
+      helpers.assert_close(hn:select(2, 2), hn2:select(2, 1), 1e-6, "row 2's hn")
       assert.is_true(cn:norm() == cn:norm())
       local dx = layer:backward(recur.ones{4, 2, 6}, recur.ones{4, 2, 3}, recur.ones{4, 2, 3})
       assert.are.equal(0, dx:select(2, 2):narrow(1, 3, 2):norm())
