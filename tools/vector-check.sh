@@ -29,8 +29,7 @@ report() {
     local o="$out/$name-$(basename "$f" .c).o"
     if ! "$@" "${strict[@]}" -c "$f" -o "$o" 2>> "$out/$name.txt"; then
       grep -v -E "loop vectorized|vectorized loop" "$out/$name.txt" | tail -20
-      echo "vector-check: $name: $1 cannot compile $f (the lines above)"
-      exit 1
+      fail "$name: $1 cannot compile $f (the lines above)"
     fi
     objects+=("$o")
   done

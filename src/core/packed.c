@@ -122,12 +122,17 @@ static void fetch_share(const float *base, size_t lines, size_t share, size_t *n
     __builtin_prefetch(base + *next * LINE, 0, 2);
 }
 
+/* rc_packed_out.warm spread over a whole product's tiles: its lines, how many each tile
+ * fetches, the next one to fetch */
+typedef struct warm_fetch {
+  size_t lines, per_tile, next;
+} warm_fetch;
+
 /* Rows [m0, m0 + mb) of the product, mb <= ROW_BLOCK; K blocks after the first add to
  * what the first stored, without the biases again */
 static void row_block(int m0, int mb, int n, int k, const float *a, int lda, const float *panels,
-                      const rc_packed_out *out, size_t lines_per_tile, size_t *next_line) {
+                      const rc_packed_out *out, warm_fetch *warm) {
   float init[RC_PANEL];
-  size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0;
   a += (size_t)m0 * lda;
   for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
     int kb = k - k0 < K_BLOCK ? k - k0 : K_BLOCK, first = k0 == 0;
@@ -145,7 +150,7 @@ static void row_block(int m0, int mb, int n, int k, const float *a, int lda, con
       size_t panel_lines = next_b ? (size_t)kb : 0, fetched = 0;
       size_t panel_share = blocks_of(panel_lines, blocks_of(mb, TILE_ROWS));
       for (int r0 = 0; r0 < mb; r0 += TILE_ROWS) {
-        fetch_share(out->warm, warm_lines, lines_per_tile, next_line);
+        fetch_share(out->warm, warm->lines, warm->per_tile, &warm->next);
         fetch_share(next_b, panel_lines, panel_share, &fetched);
         tile_of_rows[mb - r0 < TILE_ROWS ? mb - r0 : TILE_ROWS](
             kb, cols, a + (size_t)r0 * lda + k0, lda, b, init, out->accumulate || !first,
@@ -162,12 +167,11 @@ static void row_block(int m0, int mb, int n, int k, const float *a, int lda, con
 static void gemm(int m, int n, int k, const float *a, int lda, const float *panels,
                  const rc_packed_out *out) {
   if (m <= 0 || n <= 0) return; /* a step no row takes part in (lengths) */
-  size_t warm_lines = out->warm ? blocks_of(out->warm_floats, LINE) : 0, next_line = 0;
   size_t tiles = blocks_of(m, TILE_ROWS) * blocks_of(n, RC_PANEL) * blocks_of(k, K_BLOCK);
-  size_t lines_per_tile = blocks_of(warm_lines, tiles);
+  warm_fetch warm = {out->warm ? blocks_of(out->warm_floats, LINE) : 0, 0, 0};
+  warm.per_tile = blocks_of(warm.lines, tiles);
   for (int m0 = 0; m0 < m; m0 += ROW_BLOCK)
-    row_block(m0, m - m0 < ROW_BLOCK ? m - m0 : ROW_BLOCK, n, k, a, lda, panels, out, lines_per_tile,
-              &next_line);
+    row_block(m0, m - m0 < ROW_BLOCK ? m - m0 : ROW_BLOCK, n, k, a, lda, panels, out, &warm);
 }
 
 static const rc_packed_kernel avx2 = {"avx2", pack_transposed, pack, gemm};

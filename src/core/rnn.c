@@ -543,18 +543,23 @@ static packing packing_in(const rc_packed_kernel *pk, int B, float *scratch, siz
   return p;
 }
 
+/* the scratch, when the kernel is used and a (k x n) operand packed fits in it; else NULL */
+static float *packing_room(const packing *pack, int k, int n) {
+  return pack && pack->pk && rc_packed_floats(k, n) <= pack->floats ? pack->scratch : NULL;
+}
+
 /* Packs W_hh into the scratch for the steps of a direction, W_hh^T for the forward's
  * h W_hh^T, W_hh for the backward's d W_hh, when it fits */
 static void pack_w_hh(dir_context *cx, const packing *pack, const float *params, int transposed) {
   const float *w_hh = params + cx->p.w_hh;
-  if (!pack->pk) return;
-  if (rc_packed_floats(transposed ? cx->hout : cx->gh, transposed ? cx->gh : cx->hout) > pack->floats) return;
+  float *panels = packing_room(pack, transposed ? cx->hout : cx->gh, transposed ? cx->gh : cx->hout);
+  if (!panels) return;
   if (transposed)
-    pack->pk->pack_transposed(cx->gh, cx->hout, w_hh, pack->scratch);
+    pack->pk->pack_transposed(cx->gh, cx->hout, w_hh, panels);
   else
-    pack->pk->pack(cx->gh, cx->hout, w_hh, pack->scratch);
+    pack->pk->pack(cx->gh, cx->hout, w_hh, panels);
   cx->pk = pack->pk;
-  cx->w_hh_packed = pack->scratch;
+  cx->w_hh_packed = panels;
 }
 
 /* A step's recurrent projection into hh (rows x gh): hh = h W_hh^T + b_hh for the cells
@@ -602,10 +607,11 @@ static void input_projection(const dir_context *cx, const float *params, const f
   const float *b_ih = cx->cell->separate_hh ? param_or_null(params, cx->p.b_ih) : NULL;
   int rows = (t1 - t0) * cx->B;
   size_t row0 = (size_t)t0 * cx->B;
-  if (pack && pack->pk && rc_packed_floats(cx->in, cx->gh) <= pack->floats) {
+  float *panels = packing_room(pack, cx->in, cx->gh);
+  if (panels) {
     rc_packed_out out = {gates + row0 * cx->gh, cx->gh, 0, b_ih, NULL, NULL, 0};
-    pack->pk->pack_transposed(cx->gh, cx->in, params + cx->p.w_ih, pack->scratch);
-    pack->pk->gemm(rows, cx->gh, cx->in, x + row0 * cx->in, cx->in, pack->scratch, &out);
+    pack->pk->pack_transposed(cx->gh, cx->in, params + cx->p.w_ih, panels);
+    pack->pk->gemm(rows, cx->gh, cx->in, x + row0 * cx->in, cx->in, panels, &out);
     return;
   }
   if (b_ih) bias_rows(rows, cx->gh, b_ih, NULL, 0, gates + row0 * cx->gh);
@@ -689,7 +695,7 @@ static void direction_forward(dir_context *cx, const packing *pack, const float 
   int T = cx->T, B = cx->B, first = cx->dir ? T : 0, last = cx->dir ? 0 : T;
   int t0 = cx->dir ? T - s1 : s0, t1 = cx->dir ? T - s0 : s1; /* the times of these steps */
   input_projection(cx, params, direction_input(cx, db, x, t0, t1), db->gates, t0, t1, pack);
-  if (pack) pack_w_hh(cx, pack, params, 1);
+  pack_w_hh(cx, pack, params, 1);
   if (s0 == 0) {
     copy_or_zero(db->h + (size_t)first * B * cx->hout, h0, (size_t)B * cx->hout);
     if (db->c) copy_or_zero(db->c + (size_t)first * B * cx->H, c0, (size_t)B * cx->H);
