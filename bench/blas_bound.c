@@ -8,9 +8,10 @@
  * Usage: blas_bound THREADS|default, then one command per line on stdin:
  *   info: answers "ok corename=...<TAB>threads=...<TAB>config=..."
  *   setup trace=FILE id=CASE: reads the calls between the lines "begin CASE" and "end CASE",
- *     recreates their buffers, replays them once; answers "ok WALL CPU calls=N regions=N bytes=N"
- *   run REPS: replays REPS times; answers "ok WALL CPU" (seconds by the wall clock and in the
- *     process's CPU time)
+ *     recreates their buffers, replays them once; answers
+ *     "ok WALL CPU FAULTS calls=N regions=N bytes=N"
+ *   run REPS: replays REPS times; answers "ok WALL CPU FAULTS" (seconds by the wall clock and in
+ *     the process's CPU time, and the minor page faults the replays took)
  *   quit */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 typedef struct call {
@@ -194,11 +196,20 @@ static void run_once(const replay *r) {
   }
 }
 
-/* replays `reps` times; answers "ok WALL CPU" and `extra` */
+/* the process's minor page faults so far, or -1 */
+static long minor_faults(void) {
+  struct rusage u;
+  return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_minflt : -1;
+}
+
+/* replays `reps` times; answers "ok WALL CPU FAULTS" and `extra` */
 static void timed_replays(const replay *r, long reps, const char *extra) {
+  long f0 = minor_faults();
   double t0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < reps; i++) run_once(r);
-  printf("ok %.9f %.9f%s\n", seconds(CLOCK_MONOTONIC) - t0, seconds(CLOCK_PROCESS_CPUTIME_ID) - c0, extra);
+  double wall = seconds(CLOCK_MONOTONIC) - t0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+  long f1 = minor_faults();
+  printf("ok %.9f %.9f %ld%s\n", wall, cpu, f0 < 0 || f1 < 0 ? -1 : f1 - f0, extra);
 }
 
 /* the value of "key=" in a command line, up to the next space, into out */

@@ -64,7 +64,7 @@ local function measure(sides, workers, case)
   end
   for r = 1, opt.rounds do
     for _, side in ipairs(stats.order(sides, r)) do
-      local wall, cpu = workers[side].call("run " .. reps[side]):match("^(%S+) (%S+)$")
+      local wall, cpu = workers[side].call("run " .. reps[side]):match("^(%S+) (%S+)")
       table.insert(seconds[side], tonumber(opt.clock == "cpu" and cpu or wall) / reps[side])
     end
   end

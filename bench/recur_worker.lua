@@ -4,10 +4,12 @@
 --
 --   lua5.4 bench/recur_worker.lua THREADS|default
 --   info                  -> ok key=value<TAB>key=value...
---   setup CASE            -> ok WALL CPU  (builds the case, e.g. "kind=layer cell=LSTM T=50 B=64 H=256
---                                          mode=fb bidir=0", runs two warm-up units, times the second)
---   run REPS              -> ok WALL CPU  (REPS units, back to back: seconds by the wall clock and
---                                          in CPU time of the whole process)
+--   setup CASE            -> ok WALL CPU FAULTS  (builds the case, e.g. "kind=layer cell=LSTM T=50
+--                                          B=64 H=256 mode=fb bidir=0", runs two warm-up units, times
+--                                          the second)
+--   run REPS              -> ok WALL CPU FAULTS  (REPS units, back to back: seconds by the wall
+--                                          clock and in CPU time of the whole process, and the
+--                                          minor page faults they took, -1 where unknown)
 --   trace ID              -> ok           (one unit between "begin ID" / "end ID" lines appended to the
 --                                          file $RECUR_BENCH_TRACE, for bench/blas_trace.c)
 --   memory T B H          -> ok WORKSPACE_BYTES LIVE_BYTES (one LSTM layer, see `memory` below;
@@ -21,6 +23,7 @@ package.cpath = (os.getenv("RECUR_CPATH") or (root .. "?.so")) .. ";" .. package
 local recur = require "recur"
 local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT have it as a global
 local cases = require "cases"
+local stats = require "stats"
 
 local threads = arg[1] or "default"
 if threads ~= "default" then recur.set_num_threads(assert(tonumber(threads), "THREADS: a number or default")) end
@@ -109,11 +112,23 @@ end
 
 local unit
 
--- "WALL CPU": the seconds `reps` units took, by the wall clock and in the process's CPU time
+-- the process's minor page faults so far, or nil where /proc/self/stat is not there
+local function minor_faults()
+  local f = io.open("/proc/self/stat")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return stats.minor_faults(text)
+end
+
+-- "WALL CPU FAULTS": the seconds `reps` units took, by the wall clock and in the process's CPU
+-- time, and the minor page faults they took (-1 where the system does not say)
 local function time_units(reps)
+  local f0 = minor_faults()
   local t0, c0 = recur.monotonic(), os.clock()
   for _ = 1, reps do unit() end
-  return string.format("%.9f %.9f", recur.monotonic() - t0, os.clock() - c0)
+  local wall, cpu, f1 = recur.monotonic() - t0, os.clock() - c0, minor_faults()
+  return string.format("%.9f %.9f %d", wall, cpu, f0 and f1 and f1 - f0 or -1)
 end
 
 local function append(path, text)

@@ -376,6 +376,7 @@ local function run_table(tbl)
       columns[#columns + 1] = ratio.label
     end
   end
+  if workers.recur then columns[#columns + 1] = "recur faults" end
   local widths = {#columns[1]}
   for _, case in ipairs(table_cases) do widths[1] = math.max(widths[1], #cases.id(case)) end
   for i = 2, #columns do widths[i] = math.max(#columns[i], i <= #sides + 1 and 10 or 18) end
@@ -384,7 +385,7 @@ local function run_table(tbl)
 
   for _, case in ipairs(table_cases) do
     local id, wire = cases.id(case), cases.encode(case)
-    local reps, seconds = {}, {}
+    local reps, seconds, faults = {}, {}, {}
     for _, side in ipairs(sides) do
       local warm
       if side == "bound" then
@@ -395,13 +396,15 @@ local function run_table(tbl)
       else
         warm = workers[side]:call("setup " .. wire)
       end
-      reps[side], seconds[side] = stats.reps(tonumber(warm:match("^%S+")), opt.sample), {} -- by the wall clock
+      reps[side] = stats.reps(tonumber(warm:match("^%S+")), opt.sample) -- by the wall clock
+      seconds[side], faults[side] = {}, {}
     end
     for r = 1, opt.rounds do
       for _, side in ipairs(stats.order(sides, r)) do
         if settle > 0 then sleep(settle) end
-        local wall, cpu_time = workers[side]:call("run " .. reps[side]):match("^(%S+) (%S+)$")
+        local wall, cpu_time, n = workers[side]:call("run " .. reps[side]):match("^(%S+) (%S+) (%-?%d+)$")
         seconds[side][r] = tonumber(cpu_clock and cpu_time or wall) / reps[side]
+        faults[side][r] = tonumber(n) / reps[side]
       end
     end
     local cells = {id}
@@ -409,11 +412,16 @@ local function run_table(tbl)
       local s = stats.summary(display_values(unit, case, seconds[side]))
       record(tbl.name, id, side .. "_" .. tbl.unit, s)
       cells[#cells + 1] = string.format(unit.fmt, s.median)
+      faults[side] = stats.summary(faults[side]) -- -1 a unit where the system does not say
+      if faults[side].min >= 0 then record(tbl.name, id, side .. "_faults", faults[side]) end
     end
     for _, ratio in ipairs(ratios) do
       local s = stats.summary(stats.ratios(seconds[ratio.num], seconds[ratio.den]))
       record(tbl.name, id, ratio.key, s)
       cells[#cells + 1] = ratio_text(ratio, s)
+    end
+    if workers.recur then -- minor page faults a unit: the fresh memory it touched
+      cells[#cells + 1] = faults.recur.min >= 0 and string.format("%.0f", faults.recur.median) or "?"
     end
     emit(pad(cells, widths))
     md_rows[#md_rows + 1] = "| " .. table.concat(cells, " | ") .. " |"

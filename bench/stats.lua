@@ -22,6 +22,17 @@ function stats.summary(values)
   return {median = stats.median(values), min = lo, max = hi, n = #values}
 end
 
+--- The minor page faults in the text of Linux's /proc/PID/stat (its field 10), or nil. The
+-- process name, field 2, is in parentheses and may itself hold spaces and parentheses: the
+-- fields are counted from the last ") ".
+function stats.minor_faults(stat_text)
+  local rest = stat_text and stat_text:match("^.*%) (.*)$")
+  if not rest then return nil end
+  local fields = {}
+  for word in rest:gmatch("%S+") do fields[#fields + 1] = word end
+  return tonumber(fields[8]) -- field 3 (the state) is fields[1]
+end
+
 --- The order in which the sides run in round r (1-based): as listed in odd rounds, reversed in
 -- even rounds (A B C, C B A, A B C, ...), so that no side always runs first or last.
 function stats.order(sides, r)

@@ -13,6 +13,7 @@ OPENBLAS_NUM_THREADS); "default" leaves PyTorch's own choice. Cases:
 import ctypes
 import os
 import re
+import resource
 import sys
 import time
 
@@ -104,11 +105,14 @@ def decode(words):
 
 
 def time_units(unit, reps):
-    """"WALL CPU": the seconds reps units took, by the wall clock and in the process's CPU time."""
+    """"WALL CPU FAULTS": the seconds reps units took, by the wall clock and in the process's CPU
+    time, and the minor page faults they took."""
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(reps):
         unit()
-    return "%.9f %.9f" % (time.perf_counter() - t0, time.process_time() - c0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return "%.9f %.9f %d" % (wall, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
 
 
 def main():

@@ -64,6 +64,26 @@ describe("bench stats", function()
     assert.has_error(function() stats.verdict({median = 1, min = 1, max = 1}, ">", 1) end)
   end)
 
+  it("reads the minor page faults from a /proc stat line, counting the fields after the name", function()
+    -- fields 3 to 10 after a process name with spaces and parentheses in it: 777 is field 10
+    assert.are.equal(777, stats.minor_faults("4242 (lua5.4 (a) b) R 1 2 3 0 -1 4194560 777 0 5 0 12 3"))
+    assert.is_nil(stats.minor_faults("no parenthesised name here"))
+    assert.is_nil(stats.minor_faults(nil))
+    local f = io.open("/proc/self/stat")
+    if not f then return end -- not Linux: the worker then answers -1
+    local function faults()
+      local p = assert(io.open("/proc/self/stat"))
+      local n = stats.minor_faults(p:read("*a"))
+      p:close()
+      return n
+    end
+    f:close()
+    local before = faults()
+    local block = string.rep("x", 8 * 1024 * 1024) -- 2,048 fresh pages, written
+    assert.is_true(faults() - before >= 1000, "faults: " .. before .. " -> " .. faults())
+    assert.are.equal(8 * 1024 * 1024, #block)
+  end)
+
   it("formats median [min-max]", function()
     assert.are.equal("1.23x [1.10-1.40]", stats.format_range({median = 1.234, min = 1.1, max = 1.4}, "%.2fx", "%.2f"))
   end)
@@ -198,8 +218,8 @@ describe("bench GEMM bound", function()
       "end t", ""}, "\n"))
     local answers = bound{"setup trace=" .. trace .. " id=t", "run 3", "setup trace=" .. trace .. " id=missing", "quit"}
     os.remove(trace)
-    assert.truthy(answers[1]:match("^ok %d+%.%d+ %d+%.%d+ calls=3 regions=4 bytes=128$"), answers[1])
-    assert.truthy(answers[2]:match("^ok %d+%.%d+ %d+%.%d+$"), answers[2])
+    assert.truthy(answers[1]:match("^ok %d+%.%d+ %d+%.%d+ %d+ calls=3 regions=4 bytes=128$"), answers[1])
+    assert.truthy(answers[2]:match("^ok %d+%.%d+ %d+%.%d+ %d+$"), answers[2])
     assert.truthy(answers[3]:match("^error setup: no complete section missing"), answers[3])
   end)
 
@@ -222,6 +242,18 @@ describe("bench GEMM bound", function()
     assert.is_true(calls >= 2) -- forward and backward each call BLAS at least once
     local answers = bound{"setup trace=" .. trace .. " id=unit", "quit"}
     os.remove(trace)
-    assert.truthy(answers[1]:match("^ok %S+ %S+ calls=" .. calls .. " "), answers[1])
+    assert.truthy(answers[1]:match("^ok %S+ %S+ %d+ calls=" .. calls .. " "), answers[1])
+  end)
+
+  it("has recur's worker answer a run with its seconds and minor page faults", function()
+    local input = os.tmpname()
+    write(input, "setup kind=layer cell=GRU T=4 B=2 H=8 mode=fb bidir=0\nrun 2\nquit\n")
+    local p = io.popen("OPENBLAS_NUM_THREADS=1 lua5.4 bench/recur_worker.lua 1 < " .. input)
+    local answers = {}
+    for line in p:lines() do answers[#answers + 1] = line end
+    p:close()
+    os.remove(input)
+    assert.are.equal(2, #answers)
+    for _, answer in ipairs(answers) do assert.truthy(answer:match("^ok %d+%.%d+ %d+%.%d+ %d+$"), answer) end
   end)
 end)
