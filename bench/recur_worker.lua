@@ -112,22 +112,13 @@ end
 
 local unit
 
--- the process's minor page faults so far, or nil where /proc/self/stat is not there
-local function minor_faults()
-  local f = io.open("/proc/self/stat")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return stats.minor_faults(text)
-end
-
 -- "WALL CPU FAULTS": the seconds `reps` units took, by the wall clock and in the process's CPU
 -- time, and the minor page faults they took (-1 where the system does not say)
 local function time_units(reps)
-  local f0 = minor_faults()
+  local f0 = stats.own_minor_faults()
   local t0, c0 = recur.monotonic(), os.clock()
   for _ = 1, reps do unit() end
-  local wall, cpu, f1 = recur.monotonic() - t0, os.clock() - c0, minor_faults()
+  local wall, cpu, f1 = recur.monotonic() - t0, os.clock() - c0, stats.own_minor_faults()
   return string.format("%.9f %.9f %d", wall, cpu, f0 and f1 and f1 - f0 or -1)
 end
 

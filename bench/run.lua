@@ -407,13 +407,13 @@ local function run_table(tbl)
         faults[side][r] = tonumber(n) / reps[side]
       end
     end
-    local cells = {id}
+    local cells, fault_summary = {id}, {}
     for _, side in ipairs(sides) do
       local s = stats.summary(display_values(unit, case, seconds[side]))
       record(tbl.name, id, side .. "_" .. tbl.unit, s)
       cells[#cells + 1] = string.format(unit.fmt, s.median)
-      faults[side] = stats.summary(faults[side]) -- -1 a unit where the system does not say
-      if faults[side].min >= 0 then record(tbl.name, id, side .. "_faults", faults[side]) end
+      fault_summary[side] = stats.summary(faults[side]) -- below 0 where the system does not say
+      if fault_summary[side].min >= 0 then record(tbl.name, id, side .. "_faults", fault_summary[side]) end
     end
     for _, ratio in ipairs(ratios) do
       local s = stats.summary(stats.ratios(seconds[ratio.num], seconds[ratio.den]))
@@ -421,7 +421,8 @@ local function run_table(tbl)
       cells[#cells + 1] = ratio_text(ratio, s)
     end
     if workers.recur then -- minor page faults a unit: the fresh memory it touched
-      cells[#cells + 1] = faults.recur.min >= 0 and string.format("%.0f", faults.recur.median) or "?"
+      local f = fault_summary.recur
+      cells[#cells + 1] = f.min >= 0 and string.format("%.0f", f.median) or "?"
     end
     emit(pad(cells, widths))
     md_rows[#md_rows + 1] = "| " .. table.concat(cells, " | ") .. " |"

@@ -1,6 +1,7 @@
 -- The statistics of the benchmark (bench/run.lua, bench/targets.lua): the order of the sides in
 -- each round, repetitions per sample, per-round ratios and their median [min-max], and the
--- verdict of a target. Pure Lua (5.1 to 5.4), no recur; specs/bench_stats_spec.lua covers it.
+-- verdict of a target; the workers' count of minor page faults. Pure Lua (5.1 to 5.4), no
+-- recur; specs/bench_stats_spec.lua covers it.
 local stats = {}
 
 --- The median of a non-empty list of numbers (the mean of the middle two for an even count).
@@ -31,6 +32,15 @@ function stats.minor_faults(stat_text)
   local fields = {}
   for word in rest:gmatch("%S+") do fields[#fields + 1] = word end
   return tonumber(fields[8]) -- field 3 (the state) is fields[1]
+end
+
+--- This process's minor page faults so far, or nil where there is no /proc/self/stat.
+function stats.own_minor_faults()
+  local f = io.open("/proc/self/stat")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return stats.minor_faults(text)
 end
 
 --- The order in which the sides run in round r (1-based): as listed in odd rounds, reversed in
